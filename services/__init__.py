@@ -1,0 +1,1 @@
+"""pagewise services: gateway, splitter, ocr, assembler, and the plumbing they share (``common``)."""

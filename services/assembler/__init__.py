@@ -1,0 +1,1 @@
+"""Assembler: records page results in Postgres, publishes progress, writes the final Markdown."""

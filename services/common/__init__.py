@@ -1,0 +1,1 @@
+"""Plumbing written once and shared by every service: settings, NATS, storage, database, the pull loop."""

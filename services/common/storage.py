@@ -1,0 +1,199 @@
+"""Object storage behind one small interface, two backends chosen by ``STORAGE_URL``.
+
+* ``nats-objects://BUCKET`` — JetStream's object store: no extra server, the default for ``make run``.
+* ``s3://ACCESS:SECRET@HOST:PORT/BUCKET?secure=0&region=us-east-1`` — any S3 server (MinIO in compose)
+  through the ``minio`` SDK. The SDK is synchronous, so every call runs in a worker thread.
+
+Keys are plain paths: ``uploads/<job>.pdf``, ``pages/<job>/<page>.jpg``, ``results/<job>.md``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import parse_qs, unquote, urlparse
+
+from nats.js import JetStreamContext
+from nats.js.api import ObjectStoreConfig, StorageType
+from nats.js.errors import BucketNotFoundError, NotFoundError, ObjectNotFoundError
+
+
+class BlobNotFound(KeyError):
+    pass
+
+
+class BlobStore(Protocol):
+    async def put_bytes(self, key: str, data: bytes, content_type: str) -> None: ...
+
+    async def put_file(self, key: str, path: Path, content_type: str) -> None: ...
+
+    async def get_bytes(self, key: str) -> bytes: ...
+
+    async def get_to_file(self, key: str, path: Path) -> None: ...
+
+    async def delete(self, key: str) -> None:
+        """Delete ``key``; a missing key is not an error (deletes are retried after crashes)."""
+        ...
+
+    async def ping(self) -> None: ...
+
+
+class NatsObjectStore:
+    def __init__(self, js: JetStreamContext, bucket: str) -> None:
+        self._js = js
+        self._bucket = bucket
+        self._store = None  # type: ignore[var-annotated]
+
+    async def open(self) -> NatsObjectStore:
+        try:
+            self._store = await self._js.object_store(self._bucket)
+        except (BucketNotFoundError, NotFoundError):
+            try:
+                self._store = await self._js.create_object_store(
+                    self._bucket,
+                    config=ObjectStoreConfig(
+                        description="pagewise uploads, page images and results",
+                        storage=StorageType.FILE,
+                    ),
+                )
+            except Exception:
+                # another service created it between our two calls
+                self._store = await self._js.object_store(self._bucket)
+        return self
+
+    @property
+    def _obs(self):  # type: ignore[no-untyped-def]
+        assert self._store is not None, "call open() first"
+        return self._store
+
+    async def put_bytes(self, key: str, data: bytes, content_type: str) -> None:
+        await self._obs.put(key, data)
+
+    async def put_file(self, key: str, path: Path, content_type: str) -> None:
+        with path.open("rb") as fh:
+            await self._obs.put(key, fh)
+
+    async def get_bytes(self, key: str) -> bytes:
+        try:
+            result = await self._obs.get(key)
+        except (ObjectNotFoundError, NotFoundError) as exc:
+            raise BlobNotFound(key) from exc
+        return bytes(result.data or b"")
+
+    async def get_to_file(self, key: str, path: Path) -> None:
+        try:
+            with path.open("wb") as fh:
+                await self._obs.get(key, writeinto=fh)
+        except (ObjectNotFoundError, NotFoundError) as exc:
+            raise BlobNotFound(key) from exc
+
+    async def delete(self, key: str) -> None:
+        try:
+            await self._obs.delete(key)
+        except (ObjectNotFoundError, NotFoundError):
+            pass
+
+    async def ping(self) -> None:
+        await self._obs.status()
+
+
+class S3Store:
+    def __init__(self, url: str) -> None:
+        from minio import Minio
+
+        parsed = urlparse(url)
+        query = parse_qs(parsed.query)
+        secure = query.get("secure", ["0"])[0].lower() in ("1", "true", "yes")
+        self._bucket = parsed.path.strip("/") or "pagewise"
+        self._region = query.get("region", ["us-east-1"])[0]
+        self._client = Minio(
+            f"{parsed.hostname}:{parsed.port or (443 if secure else 80)}",
+            access_key=unquote(parsed.username or ""),
+            secret_key=unquote(parsed.password or ""),
+            secure=secure,
+            region=self._region,
+        )
+
+    async def open(self) -> S3Store:
+        def ensure_bucket() -> None:
+            if not self._client.bucket_exists(self._bucket):
+                try:
+                    self._client.make_bucket(self._bucket, location=self._region)
+                except Exception:
+                    if not self._client.bucket_exists(self._bucket):
+                        raise
+
+        await asyncio.to_thread(ensure_bucket)
+        return self
+
+    async def put_bytes(self, key: str, data: bytes, content_type: str) -> None:
+        await asyncio.to_thread(
+            self._client.put_object, self._bucket, key, io.BytesIO(data), len(data), content_type
+        )
+
+    async def put_file(self, key: str, path: Path, content_type: str) -> None:
+        # multipart upload in 16 MiB parts: memory stays bounded whatever the file size
+        await asyncio.to_thread(
+            self._client.fput_object, self._bucket, key, str(path), content_type, None, None, 16 * 1024 * 1024
+        )
+
+    async def get_bytes(self, key: str) -> bytes:
+        def read() -> bytes:
+            from minio.error import S3Error
+
+            try:
+                response = self._client.get_object(self._bucket, key)
+            except S3Error as exc:
+                if exc.code in ("NoSuchKey", "NoSuchObject"):
+                    raise BlobNotFound(key) from exc
+                raise
+            try:
+                return response.read()
+            finally:
+                response.close()
+                response.release_conn()
+
+        return await asyncio.to_thread(read)
+
+    async def get_to_file(self, key: str, path: Path) -> None:
+        def fetch() -> None:
+            from minio.error import S3Error
+
+            try:
+                self._client.fget_object(self._bucket, key, str(path))
+            except S3Error as exc:
+                if exc.code in ("NoSuchKey", "NoSuchObject"):
+                    raise BlobNotFound(key) from exc
+                raise
+
+        await asyncio.to_thread(fetch)
+
+    async def delete(self, key: str) -> None:
+        await asyncio.to_thread(self._client.remove_object, self._bucket, key)
+
+    async def ping(self) -> None:
+        await asyncio.to_thread(self._client.bucket_exists, self._bucket)
+
+
+async def open_store(url: str, js: JetStreamContext) -> BlobStore:
+    scheme = urlparse(url).scheme
+    if scheme == "nats-objects":
+        bucket = urlparse(url).netloc or "pagewise"
+        return await NatsObjectStore(js, bucket).open()
+    if scheme in ("s3", "minio"):
+        return await S3Store(url).open()
+    raise ValueError(f"STORAGE_URL scheme {scheme!r} is not supported (use nats-objects:// or s3://)")
+
+
+def upload_key(job_id: str) -> str:
+    return f"uploads/{job_id}.pdf"
+
+
+def page_image_key(job_id: str, page_no: int, extension: str) -> str:
+    return f"pages/{job_id}/{page_no:05d}.{extension}"
+
+
+def result_key(job_id: str) -> str:
+    return f"results/{job_id}.md"

@@ -1,0 +1,246 @@
+"""``/api/jobs``: submit, inspect, fetch results, cancel."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import datetime as dt
+import time
+import uuid
+from typing import Any
+
+from litestar import Request, Response, delete, get, post
+from litestar.params import Parameter
+
+from proto import subjects
+from proto.events import AcceptedEvent, CancelledEvent, JobOptions, JobSubmitted
+from services.common import jobs as jobs_db
+from services.common.bus import publish
+from services.common.pdf import DocumentError
+from services.common.storage import upload_key
+from services.gateway.errors import ApiError
+from services.gateway.options import check_page_range, parse_options
+from services.gateway.schemas import JobAccepted, JobList, JobView, PageList, PageView
+from services.gateway.state import Gateway
+from services.gateway.upload import ReceivedUpload, receive_upload
+
+DOCUMENT_ERROR_STATUS = {"not_pdf": 415}
+
+
+def _parse_uuid(job_id: str) -> str:
+    try:
+        return str(uuid.UUID(job_id))
+    except ValueError:
+        raise ApiError(404, "not_found", f"no job {job_id!r}") from None
+
+
+async def load_job(gw: Gateway, job_id: str) -> jobs_db.JobRow:
+    job = await jobs_db.get_job(gw.pool, _parse_uuid(job_id))
+    if job is None:
+        raise ApiError(404, "not_found", f"no job {job_id!r}")
+    return job
+
+
+async def accept_upload(gw: Gateway, request: Request[Any, Any, Any], query_fields: dict[str, str]) -> JobAccepted:
+    """Receive → validate → store → record → publish. Nothing is written before the file is known to be a
+    readable PDF, and whatever was written is removed again if a later step fails."""
+    upload: ReceivedUpload | None = None
+    try:
+        upload = await receive_upload(
+            request.stream(),
+            request.headers.get("content-type", ""),
+            directory=gw.settings.upload_tmp_dir or None,
+            max_bytes=gw.settings.max_upload_bytes,
+        )
+        options = parse_options({**query_fields, **upload.fields})
+        try:
+            page_count = await gw.count_pages(upload.path)
+        except DocumentError as exc:
+            raise ApiError(DOCUMENT_ERROR_STATUS.get(exc.code, 422), exc.code, exc.message) from exc
+        total = check_page_range(options, page_count, gw.settings.max_pages)
+        accepted = await submit(gw, upload, options, total)
+        gw.counters.uploads_accepted += 1
+        gw.counters.upload_bytes += upload.size
+        return accepted
+    except ApiError:
+        gw.counters.uploads_rejected += 1
+        raise
+    finally:
+        if upload is not None:
+            upload.discard()
+
+
+async def submit(gw: Gateway, upload: ReceivedUpload, options: JobOptions, total_pages: int) -> JobAccepted:
+    job_id = str(uuid.uuid4())
+    key = upload_key(job_id)
+    stored = recorded = False
+    try:
+        await gw.store.put_file(key, upload.path, "application/pdf")
+        stored = True
+        await jobs_db.insert_job(
+            gw.pool, job_id=job_id, filename=upload.filename, upload_key=key, size_bytes=upload.size, options=options
+        )
+        recorded = True
+        await publish_job(gw, job_id, key, upload.filename, upload.size, options)
+    except Exception as exc:
+        if recorded:
+            with contextlib.suppress(Exception):
+                await gw.pool.execute("DELETE FROM jobs WHERE id = $1", job_id)
+        if stored:
+            with contextlib.suppress(Exception):
+                await gw.store.delete(key)
+        raise ApiError(503, "unavailable", f"the job could not be recorded, nothing was kept: {exc!r}") from exc
+    return JobAccepted(
+        job_id=job_id,
+        status="pending",
+        filename=upload.filename,
+        size_bytes=upload.size,
+        total_pages=total_pages,
+        status_url=f"/api/jobs/{job_id}",
+        events_url=f"/api/jobs/{job_id}/events",
+        result_url=f"/api/jobs/{job_id}/result",
+    )
+
+
+async def publish_job(gw: Gateway, job_id: str, key: str, filename: str, size: int, options: JobOptions) -> None:
+    now = time.time()
+    await publish(
+        gw.js,
+        subjects.job_event(job_id, "accepted"),
+        AcceptedEvent(job_id=job_id, filename=filename, size_bytes=size, at=now),
+        subjects.job_msg_id(job_id, "accepted"),
+    )
+    await publish(
+        gw.js,
+        subjects.job_submitted(job_id),
+        JobSubmitted(
+            job_id=job_id, upload_key=key, filename=filename, size_bytes=size, options=options, submitted_at=now
+        ),
+        subjects.job_msg_id(job_id, "submitted"),
+    )
+
+
+@post(
+    "/api/jobs",
+    status_code=202,
+    summary="Submit a PDF",
+    description=(
+        "Multipart form with the PDF in field `file` (or a raw `application/pdf` body). Optional fields "
+        "(or query parameters): `model`, `prompt`, `longest_side` (256-4096 px), `dpi` (36-600), "
+        "`pages` ('5', '3-10', '4-'), `priority` (0-9). Answers at once with the job's URLs; follow "
+        "`events_url` (SSE) for progress. Errors: 400 no/empty file, 413 too large, 415 not a PDF, "
+        "422 unreadable/encrypted/empty PDF or bad options, 503 storage or bus unavailable."
+    ),
+    request_max_body_size=None,
+    tags=["jobs"],
+)
+async def create_job(gw: Gateway, request: Request[Any, Any, Any]) -> JobAccepted:
+    return await accept_upload(gw, request, dict(request.query_params))
+
+
+def _encode_cursor(job: jobs_db.JobRow) -> str:
+    return base64.urlsafe_b64encode(f"{job.created_at!r}|{job.id}".encode()).decode()
+
+
+def _decode_cursor(cursor: str) -> tuple[dt.datetime, str]:
+    try:
+        ts, job_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
+        return dt.datetime.fromtimestamp(float(ts), dt.UTC), str(uuid.UUID(job_id))
+    except Exception:
+        raise ApiError(400, "bad_cursor", "the cursor is not one this API gave out") from None
+
+
+@get("/api/jobs", summary="List jobs, newest first", tags=["jobs"])
+async def list_jobs(
+    gw: Gateway,
+    status: str | None = Parameter(default=None, description="pending, processing, completed, failed, cancelled"),
+    limit: int = Parameter(default=50, ge=1, le=500),
+    cursor: str | None = Parameter(default=None, description="next_cursor of the previous page"),
+) -> JobList:
+    if status and status not in ("pending", "processing", "completed", "failed", "cancelled"):
+        raise ApiError(422, "invalid_request", f"unknown status {status!r}")
+    before = _decode_cursor(cursor) if cursor else None
+    rows = await jobs_db.list_jobs(gw.pool, status=status, limit=limit + 1, before=before)
+    page, more = rows[:limit], len(rows) > limit
+    return JobList(jobs=[JobView.of(r) for r in page], next_cursor=_encode_cursor(page[-1]) if more else None)
+
+
+@get("/api/jobs/{job_id:str}", summary="A job's status and page counts", tags=["jobs"])
+async def get_job(gw: Gateway, job_id: str) -> JobView:
+    return JobView.of(await load_job(gw, job_id))
+
+
+@get("/api/jobs/{job_id:str}/pages", summary="Per-page status, attempts, duration and Markdown", tags=["jobs"])
+async def get_pages(gw: Gateway, job_id: str) -> PageList:
+    job = await load_job(gw, job_id)
+    pages = await jobs_db.list_pages(gw.pool, job.id)
+    return PageList(job_id=job.id, status=job.status, total_pages=job.total_pages, pages=[PageView.of(p) for p in pages])
+
+
+@get(
+    "/api/jobs/{job_id:str}/result",
+    summary="The document's Markdown (409 until the job completed)",
+    description="`?format=json` returns the pages as JSON instead.",
+    tags=["jobs"],
+)
+async def get_result(gw: Gateway, job_id: str, format: str = "markdown") -> Response[Any]:
+    job = await load_job(gw, job_id)
+    if job.status != "completed":
+        raise ApiError(
+            409,
+            "not_finished" if job.status in ("pending", "processing") else f"job_{job.status}",
+            f"the job is {job.status}" + (f": {job.error}" if job.error else ""),
+            job_status=job.status,
+        )
+    if format == "json":
+        pages = await jobs_db.list_pages(gw.pool, job.id)
+        return Response(PageList(job_id=job.id, status=job.status, total_pages=job.total_pages, pages=[PageView.of(p) for p in pages]))
+    markdown = await jobs_db.get_markdown(gw.pool, job.id) or ""
+    stem = job.filename.rsplit(".", 1)[0] or "document"
+    return Response(
+        markdown,
+        media_type="text/markdown; charset=utf-8",
+        headers={"Content-Disposition": f"inline; filename*=UTF-8''{_quote(stem)}.md"},
+    )
+
+
+def _quote(name: str) -> str:
+    from urllib.parse import quote
+
+    return quote(name, safe="")
+
+
+@delete(
+    "/api/jobs/{job_id:str}",
+    status_code=200,
+    summary="Cancel a job",
+    description="Pages not yet sent to the model are skipped; the job ends `cancelled`. 409 if it had ended.",
+    tags=["jobs"],
+)
+async def cancel_job(gw: Gateway, job_id: str) -> JobView:
+    job = await load_job(gw, job_id)
+    cancelled = await jobs_db.cancel_job(gw.pool, job.id)
+    if cancelled is None:
+        raise ApiError(409, "already_finished", f"the job already ended {job.status}", job_status=job.status)
+    await gw.cancellations.cancel(job.id)
+    await publish(
+        gw.js,
+        subjects.job_event(job.id, "cancelled"),
+        CancelledEvent(job_id=job.id, at=time.time()),
+        subjects.job_msg_id(job.id, "terminal"),
+    )
+    gw.spawn(remove_page_images(gw, job.id, cancelled.total_pages or 0))
+    return JobView.of(cancelled)
+
+
+async def remove_page_images(gw: Gateway, job_id: str, total_pages: int) -> None:
+    """Temporary page images of a cancelled job are removed (the upload stays: it can be re-run)."""
+    from services.common.storage import page_image_key
+
+    for page_no in range(1, total_pages + 1):
+        for ext in ("jpg", "png", "webp"):
+            with contextlib.suppress(Exception):
+                await gw.store.delete(page_image_key(job_id, page_no, ext))
+
+
+ROUTES = [create_job, list_jobs, get_job, get_pages, get_result, cancel_job]

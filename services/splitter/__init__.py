@@ -1,0 +1,1 @@
+"""Splitter: turns an uploaded PDF into one rendered image and one event per page."""
