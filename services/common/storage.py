@@ -130,14 +130,22 @@ class S3Store:
 
     async def put_bytes(self, key: str, data: bytes, content_type: str) -> None:
         await asyncio.to_thread(
-            self._client.put_object, self._bucket, key, io.BytesIO(data), len(data), content_type
+            self._client.put_object, self._bucket, key, io.BytesIO(data), len(data), content_type=content_type
         )
 
     async def put_file(self, key: str, path: Path, content_type: str) -> None:
-        # multipart upload in 16 MiB parts: memory stays bounded whatever the file size
-        await asyncio.to_thread(
-            self._client.fput_object, self._bucket, key, str(path), content_type, None, None, 16 * 1024 * 1024
-        )
+        # multipart upload, one 8 MiB part in memory at a time: bounded whatever the file size
+        def upload() -> None:
+            self._client.fput_object(
+                self._bucket,
+                key,
+                str(path),
+                content_type=content_type,
+                part_size=8 * 1024 * 1024,
+                num_parallel_uploads=1,
+            )
+
+        await asyncio.to_thread(upload)
 
     async def get_bytes(self, key: str) -> bytes:
         def read() -> bytes:

@@ -334,7 +334,7 @@ async def _answer(fake: FakeModelState, raw: bytes, rolls: _Rolls) -> Response[b
     except _BadRequest as exc:
         stats.bad_requests += 1
         return _error(400, "invalid_request_error", str(exc))
-    except Exception as exc:  # noqa: BLE001 - any PIL failure means "not an image"
+    except Exception as exc:  # any PIL failure means "not an image"
         stats.bad_requests += 1
         return _error(400, "invalid_request_error", f"could not decode image: {exc!r}")
     model = requested_model or cfg.model
@@ -417,7 +417,9 @@ async def chat_completions(request: Request[Any, Any, Any], state: State) -> Res
 @get("/v1/models")
 async def list_models(state: State) -> Response[bytes]:
     model = _fake(state).config.model
-    return _json(200, {"object": "list", "data": [{"id": model, "object": "model", "owned_by": "pagewise-tests"}]})
+    return _json(
+        200, {"object": "list", "data": [{"id": model, "object": "model", "owned_by": "pagewise-tests"}]}
+    )
 
 
 @get("/health")
@@ -498,17 +500,25 @@ def build_chat_payload(
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m tests.fakes.fake_model", description=(__doc__ or "").split("\n\n")[0])
+    p = argparse.ArgumentParser(
+        prog="python -m tests.fakes.fake_model", description=(__doc__ or "").split("\n\n")[0]
+    )
     d = FakeConfig()
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=0, help="0 = pick a free port (printed on stdout)")
     p.add_argument("--latency", type=float, default=d.latency, help="seconds per answer")
     p.add_argument("--jitter", type=float, default=d.jitter, help="+/- uniform seconds added to latency")
-    p.add_argument("--max-concurrency", type=int, default=d.max_concurrency, help="429 above this; 0 = unlimited")
+    p.add_argument(
+        "--max-concurrency", type=int, default=d.max_concurrency, help="429 above this; 0 = unlimited"
+    )
     p.add_argument("--error-rate", type=float, default=d.error_rate, help="probability of a 500")
-    p.add_argument("--timeout-rate", type=float, default=d.timeout_rate, help="probability of a hang then 504")
+    p.add_argument(
+        "--timeout-rate", type=float, default=d.timeout_rate, help="probability of a hang then 504"
+    )
     p.add_argument("--timeout-seconds", type=float, default=d.timeout_seconds, help="length of such a hang")
-    p.add_argument("--length-rate", type=float, default=d.length_rate, help="probability of finish_reason=length")
+    p.add_argument(
+        "--length-rate", type=float, default=d.length_rate, help="probability of finish_reason=length"
+    )
     p.add_argument("--repeat-rate", type=float, default=d.repeat_rate, help="probability of a looping answer")
     p.add_argument("--model", default=d.model, help="model id served by /v1/models")
     p.add_argument("--seed", type=int, default=0, help="seed of the behaviour random generator")
@@ -551,7 +561,9 @@ def main(argv: list[str] | None = None) -> None:
             "model": args.model,
         }
     )
-    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr, format="fake_model %(levelname)s %(message)s")
+    logging.basicConfig(
+        level=args.log_level.upper(), stream=sys.stderr, format="fake_model %(levelname)s %(message)s"
+    )
     sock = socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((args.host, args.port))
@@ -637,7 +649,9 @@ class FakeModelProcess:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH")) if p)
         cmd = [sys.executable, "-m", "tests.fakes.fake_model", "--port", str(self.port or 0), *self._args]
-        self._proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        self._proc = subprocess.Popen(
+            cmd, cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL
+        )
         deadline = time.monotonic() + self.startup_timeout
         try:
             self.port = self._read_port(deadline)

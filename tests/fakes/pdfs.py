@@ -36,14 +36,16 @@ PAGE_FORMATS: Final = ("A3", "A4", "A5", "Letter", "Legal")
 _CREATION_DATE: Final = datetime(2024, 1, 1, tzinfo=UTC)
 
 _WORDS: Final = (
-    "the of and to in is that for it as was with be by on not he this are or his from at which but have an they "
-    "you were her she there been one all we their has would when if so no will more can who its said about "
-    "into than them some could time these two may then first any other like our over also new only most "
-    "paper model page document layout table figure section chapter result method system value number data "
-    "study analysis report review process design network image signal energy market policy region water "
-    "light river mountain garden window morning evening history science letter station harbour village "
-    "careful quiet bright narrow ancient modern simple complex gentle rapid silent steady golden distant "
-    "measure observe describe compare explain consider improve support provide require develop include"
+    "the of and to in is that for it as was with be by on not he this are or his from at which "
+    "but have an they you were her she there been one all we their has would when if so no will "
+    "more can who its said about into than them some could time these two may then first any "
+    "other like our over also new only most paper model page document layout table figure "
+    "section chapter result method system value number data study analysis report review "
+    "process design network image signal energy market policy region water light river mountain "
+    "garden window morning evening history science letter station harbour village careful quiet "
+    "bright narrow ancient modern simple complex gentle rapid silent steady golden distant "
+    "measure observe describe compare explain consider improve support provide require develop "
+    "include"
 ).split()
 
 
