@@ -30,7 +30,7 @@ __all__ = [
     "render_page",
 ]
 
-PAGE_FORMATS: Final = ("A3", "A4", "A5", "Letter", "Legal")
+PAGE_FORMATS: Final = ("A3", "A4", "Letter", "Legal")
 """Paper names accepted by :func:`parse_page_format` (optionally ``-landscape``)."""
 
 _CREATION_DATE: Final = datetime(2024, 1, 1, tzinfo=UTC)

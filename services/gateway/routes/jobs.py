@@ -17,7 +17,7 @@ from proto.events import AcceptedEvent, CancelledEvent, JobOptions, JobSubmitted
 from services.common import jobs as jobs_db
 from services.common.bus import publish
 from services.common.pdf import DocumentError
-from services.common.storage import upload_key
+from services.common.storage import page_image_key, upload_key
 from services.gateway.errors import ApiError
 from services.gateway.options import check_page_range, parse_options
 from services.gateway.schemas import JobAccepted, JobList, JobView, PageList, PageView
@@ -41,7 +41,12 @@ async def load_job(gw: Gateway, job_id: str) -> jobs_db.JobRow:
     return job
 
 
-async def accept_upload(gw: Gateway, request: Request[Any, Any, Any], query_fields: dict[str, str]) -> JobAccepted:
+async def accept_upload(
+    gw: Gateway,
+    request: Request[Any, Any, Any],
+    query_fields: dict[str, str],
+    allowed_strategies: frozenset[str] | None = None,
+) -> JobAccepted:
     """Receive → validate → store → record → publish. Nothing is written before the file is known to be a
     readable PDF, and whatever was written is removed again if a later step fails."""
     upload: ReceivedUpload | None = None
@@ -52,7 +57,14 @@ async def accept_upload(gw: Gateway, request: Request[Any, Any, Any], query_fiel
             directory=gw.settings.upload_tmp_dir or None,
             max_bytes=gw.settings.max_upload_bytes,
         )
-        options = parse_options({**query_fields, **upload.fields})
+        fields = {**query_fields, **upload.fields}
+        if allowed_strategies is not None:
+            strategy = fields.pop("strategy", None)
+            if strategy and strategy not in allowed_strategies:
+                raise ApiError(
+                    422, "invalid_options", f"strategy {strategy!r} is not supported (use 'qwen3-vl')"
+                )
+        options = parse_options(fields)
         try:
             page_count = await gw.count_pages(upload.path)
         except DocumentError as exc:
@@ -229,15 +241,16 @@ async def cancel_job(gw: Gateway, job_id: str) -> JobView:
         CancelledEvent(job_id=job.id, at=time.time()),
         subjects.job_msg_id(job.id, "terminal"),
     )
-    gw.spawn(remove_page_images(gw, job.id, cancelled.total_pages or 0))
+    first_page = int(cancelled.options.get("first_page") or 1)
+    pages = range(first_page, first_page + (cancelled.total_pages or 0))
+    gw.spawn(remove_page_images(gw, job.id, pages))
     return JobView.of(cancelled)
 
 
-async def remove_page_images(gw: Gateway, job_id: str, total_pages: int) -> None:
-    """Temporary page images of a cancelled job are removed (the upload stays: it can be re-run)."""
-    from services.common.storage import page_image_key
-
-    for page_no in range(1, total_pages + 1):
+async def remove_page_images(gw: Gateway, job_id: str, pages: range) -> None:
+    """Temporary page images of a cancelled job are removed (the upload stays: it can be re-run).
+    The selected pages are contiguous (``first_page`` .. ``first_page + total_pages - 1``)."""
+    for page_no in pages:
         for ext in ("jpg", "png", "webp"):
             with contextlib.suppress(Exception):
                 await gw.store.delete(page_image_key(job_id, page_no, ext))
