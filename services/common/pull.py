@@ -1,8 +1,9 @@
 """The one pull loop every worker runs: fetch only as many messages as there are free slots, hand each to
 a handler, and turn the handler's outcome into ack / nak / term in one place.
 
-Backpressure is by construction (FastStream's concurrent pull subscriber does the same): a worker with no
-free slot sends no pull request, so the consumer's ``max_ack_pending`` is shared fairly by every process.
+Backpressure is by construction (as in FastStream's concurrent pull subscriber): a busy slot sends no pull
+request, so a process never holds more messages than it can work on, and the consumer's
+``max_ack_pending`` is shared by every process.
 """
 
 from __future__ import annotations
@@ -61,7 +62,13 @@ async def keep_alive(msg: Msg, every: float) -> AsyncIterator[None]:
 
 
 class PullWorker:
-    """Runs ``handler`` on messages of one durable pull consumer with at most ``concurrency`` at once."""
+    """Runs ``handler`` on messages of one durable pull consumer with at most ``concurrency`` at once.
+
+    Each slot has its own pull subscription and asks for exactly one message when it is free. nats-py's
+    ``fetch(batch=n)`` would hold the first message it receives while it waits (up to the fetch timeout)
+    for the other ``n - 1``, which under a ``max_ack_pending`` cap are not coming: a slot-per-subscription
+    ``fetch(1)`` hands every message to a handler the moment it arrives.
+    """
 
     def __init__(
         self,
@@ -85,22 +92,27 @@ class PullWorker:
         self._log = log
         self._fetch_timeout = fetch_timeout
         self._may_fetch = may_fetch
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._busy: set[asyncio.Task[None]] = set()
         self.processed = 0
 
     @property
     def in_flight(self) -> int:
-        return len(self._tasks)
+        return len(self._busy)
 
     async def run(self, stop: asyncio.Event) -> None:
+        slots = [asyncio.create_task(self._slot(stop)) for _ in range(self._concurrency)]
+        try:
+            await asyncio.gather(*slots)
+        finally:
+            for slot in slots:
+                slot.cancel()
+            await asyncio.gather(*slots, return_exceptions=True)
+
+    async def _slot(self, stop: asyncio.Event) -> None:
         sub = None
         reconnects = self._nc.stats["reconnects"]
         try:
             while not stop.is_set():
-                free = self._concurrency - len(self._tasks)
-                if free <= 0:
-                    await asyncio.wait(self._tasks, return_when=asyncio.FIRST_COMPLETED)
-                    continue
                 if self._may_fetch is not None:
                     await self._may_fetch()  # e.g. a circuit breaker holding us while the model is down
                 # Pull subscriptions can stop receiving after a server restart (nats.py #504): start a
@@ -118,7 +130,7 @@ class PullWorker:
                         await asyncio.sleep(1.0)
                         continue
                 try:
-                    msgs = await sub.fetch(batch=free, timeout=self._fetch_timeout, heartbeat=1.0)
+                    msgs = await sub.fetch(batch=1, timeout=self._fetch_timeout, heartbeat=1.0)
                 except nats.errors.TimeoutError:
                     continue
                 except asyncio.CancelledError:
@@ -131,9 +143,11 @@ class PullWorker:
                     await asyncio.sleep(0.5)
                     continue
                 for msg in msgs:
+                    # shielded: a graceful stop cancels the fetch loop, not a page half-way through
                     task = asyncio.create_task(self._process(msg))
-                    self._tasks.add(task)
-                    task.add_done_callback(self._tasks.discard)
+                    self._busy.add(task)
+                    task.add_done_callback(self._busy.discard)
+                    await asyncio.shield(task)
         finally:
             if sub is not None:
                 with contextlib.suppress(Exception):
@@ -141,8 +155,8 @@ class PullWorker:
 
     async def drain(self, timeout: float) -> None:
         """Let in-flight messages finish (graceful stop); what does not finish is redelivered."""
-        if self._tasks:
-            await asyncio.wait(self._tasks, timeout=timeout)
+        if self._busy:
+            await asyncio.wait(self._busy, timeout=timeout)
 
     async def _process(self, msg: Msg) -> None:
         try:

@@ -99,6 +99,8 @@ class FakeConfig:
     repeat_rate: float = 0.0
     healthy: bool = True
     model: str = DEFAULT_MODEL
+    # like vLLM: a request naming another model is a 404 that no retry can fix
+    strict_model: bool = False
 
     def update(self, changes: dict[str, Any]) -> None:
         """Validate and apply ``changes``; raises ``ValueError`` and applies nothing on error."""
@@ -338,6 +340,9 @@ async def _answer(fake: FakeModelState, raw: bytes, rolls: _Rolls) -> Response[b
         stats.bad_requests += 1
         return _error(400, "invalid_request_error", f"could not decode image: {exc!r}")
     model = requested_model or cfg.model
+    if cfg.strict_model and requested_model and requested_model != cfg.model:
+        stats.bad_requests += 1
+        return _error(404, "not_found_error", f"The model `{requested_model}` does not exist.")
 
     if rolls.error < cfg.error_rate:
         await asyncio.sleep(cfg.latency / 4)

@@ -1,0 +1,65 @@
+"""1. Throughput: many documents against a model with latency L and a hard limit C.
+
+The figure is pages per second while the model is being used: from the start of the first model call of the
+measured run to the publication of the last result (each page's model-call start is its result's stream
+timestamp less the call's duration, measured by the OCR worker). A perfect pipeline keeps C calls in flight
+for that whole window, so it reaches exactly C / L. The end-to-end rate (first upload to last ``completed``)
+is printed beside it: it adds the ramp-up (upload, first render) and the tail (last assembly), which do not
+depend on how well the model is fed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from bench.config import BenchConfig
+from bench.documents import coded_pdfs
+from bench.harness import BenchEnv
+from bench.pipeline import run_documents
+from bench.report import Figure, ScenarioResult
+
+TITLE = "throughput: many documents, model with latency L and limit C"
+
+
+def run(env: BenchEnv, config: BenchConfig) -> ScenarioResult:
+    result = ScenarioResult("throughput", TITLE)
+    c, lat = config.concurrency, config.latency
+    ideal = config.ideal_pages_per_second
+    pdfs = coded_pdfs(1000, config.docs, config.pages_per_doc)
+    with env.fake_model(latency=lat, jitter=config.jitter, max_concurrency=c) as fake, env.system(
+        "throughput",
+        {"MODEL_URL": fake.url, "OCR_MAX_IN_FLIGHT": str(c), "OCR_CONCURRENCY": str(c)},
+        scale={"ocr": config.ocr_procs},
+    ) as system:
+        warm = asyncio.run(run_documents(system, coded_pdfs(900, 1, c)))  # connections, imports, caches
+        if warm.failed_jobs:
+            raise RuntimeError(f"warm-up job failed: {system.log_tail()}")
+        fake.reset()
+        run_ = asyncio.run(run_documents(system, pdfs, parallel=4, timeout=max(300.0, 4 * config.pages / ideal)))
+        stats = fake.stats()
+    pages = [p for p in run_.page_times() if p.result == p.result]
+    first_call = min(p.model_start for p in pages)
+    last_result = max(p.result for p in pages)
+    steady = len(pages) / (last_result - first_call)
+    end_to_end = run_.pages / (run_.ended - run_.started)
+    result.add(
+        Figure("pages", run_.pages, "", digits=0),
+        Figure("pages/s (model window)", steady, "p/s", f">= {0.97 * ideal:.1f} (97 % of {ideal:g})", steady >= 0.97 * ideal),
+        Figure("ratio to ideal C/L", 100 * steady / ideal, "%", ">= 97 %", steady >= 0.97 * ideal),
+        Figure("peak model concurrency", stats["peak_in_flight"], "", f"= {c}", stats["peak_in_flight"] == c, 0),
+        Figure("mean model concurrency", stats["mean_in_flight"], "", f"~ {c}", stats["mean_in_flight"] >= 0.97 * c, 2),
+        Figure("429 responses", stats["rejected_429"], "", "0", stats["rejected_429"] == 0, 0),
+        Figure("pages/s end to end", end_to_end, "p/s", "(upload → last completed)", None),
+    )
+    result.details = {
+        "ideal_pages_per_second": ideal,
+        "documents": len(run_.submitted),
+        "failed_jobs": run_.failed_jobs,
+        "model_window_seconds": last_result - first_call,
+        "end_to_end_seconds": run_.ended - run_.started,
+        "fake_stats": {k: v for k, v in stats.items() if k != "by_page"},
+        "ocr_processes": config.ocr_procs,
+    }
+    if run_.failed_jobs:
+        result.notes.append(f"{len(run_.failed_jobs)} jobs did not complete")
+    return result
