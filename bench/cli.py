@@ -14,12 +14,14 @@ from rich.console import Console
 from bench.config import RESULTS_DIR, BenchConfig
 from bench.harness import BenchEnv
 from bench.report import ScenarioResult, print_table, write_json
-from bench.scenarios import throughput
+from bench.scenarios import big, overhead, throughput
 
 Scenario = Callable[[BenchEnv, BenchConfig], ScenarioResult]
 
 SCENARIOS: dict[str, Scenario] = {
     "throughput": throughput.run,
+    "big": big.run,
+    "overhead": overhead.run,
 }
 
 

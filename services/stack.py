@@ -184,12 +184,24 @@ class Postgres:
 
         run_coroutine_blocking(drop())
 
-    def pg_ctl(self, *args: str) -> None:
-        """Stop/start the embedded server (used by the Postgres-restart test)."""
+    def restart(self, down_for: float = 1.0) -> None:
+        """Stop the embedded server (fast: connections are cut), stay down a while, start it again with the
+        same socket directory (used by the Postgres-restart test)."""
+        from urllib.parse import parse_qs, urlsplit
+
         from pgserver._commands import pg_ctl
 
-        assert self._server is not None, "pg_ctl needs the embedded server"
-        pg_ctl(list(args), pgdata=self.data_dir, user=self._server.system_user)
+        assert self._server is not None, "restart needs the embedded server"
+        socket_dir = parse_qs(urlsplit(self.url()).query)["host"][0]
+        user = self._server.system_user
+        pg_ctl(["-w", "stop", "-m", "fast"], pgdata=self.data_dir, user=user)
+        time.sleep(down_for)
+        pg_ctl(
+            ["-w", "-o", '-h ""', "-o", f"-k {socket_dir}", "-l", str(self.data_dir / "log"), "start"],
+            pgdata=self.data_dir,
+            user=user,
+            timeout=30,
+        )
 
     def stop(self) -> None:
         if self._server is not None:

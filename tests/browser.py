@@ -35,8 +35,8 @@ __all__ = ["SKIP_REASON", "Browser", "CdpError", "Page", "find_chromium"]
 BASH = shutil.which("bash") or "/bin/bash"  # dash cannot redirect descriptors above 9
 CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 SKIP_REASON = (
-    "no headless Chromium found (looked for $CHROMIUM, /usr/bin/chromium and chromium on PATH); "
-    "install it with `apt-get install chromium` (Debian/Ubuntu) or point $CHROMIUM at a Chrome/Chromium binary"
+    "no headless Chromium found (looked for $CHROMIUM, /usr/bin/chromium and chromium on PATH); install it "
+    "with `apt-get install chromium` (Debian/Ubuntu) or point $CHROMIUM at a Chrome/Chromium binary"
 )
 
 FLAGS = (
@@ -46,7 +46,7 @@ FLAGS = (
     "--disable-dev-shm-usage",  # containers give /dev/shm 64 MB; Chromium would crash on big pages
     "--no-first-run",
     "--no-default-browser-check",
-    "--no-proxy-server",  # the tests talk to 127.0.0.1 only; an http_proxy in the environment must not interfere
+    "--no-proxy-server",  # the tests talk to 127.0.0.1 only; an http_proxy in the environment must not matter
     "--disable-quic",
     "--disable-background-networking",
     "--disable-component-update",
@@ -73,7 +73,7 @@ class CdpError(RuntimeError):
 
 
 def find_chromium() -> str | None:
-    """``$CHROMIUM`` if set, else the first Chromium-like browser on ``PATH`` (Debian's is /usr/bin/chromium)."""
+    """``$CHROMIUM`` if set, else the first Chromium-like browser on ``PATH`` (Debian: /usr/bin/chromium)."""
     configured = os.environ.get("CHROMIUM")
     if configured:
         return configured if os.access(configured, os.X_OK) else None
@@ -81,22 +81,23 @@ def find_chromium() -> str | None:
         found = shutil.which(name)
         if found:
             return found
-    return None
+    return "/usr/bin/chromium" if os.access("/usr/bin/chromium", os.X_OK) else None
 
 
 class Browser:
     """One headless Chromium process; pages are its tabs, each reached through its own flat session.
 
-    Messages are read by a background thread and matched to waiting commands by id; events are kept per
-    session so a :class:`Page` can wait for them and collect console output and uncaught errors.
+    Messages are read by a background thread and matched to waiting commands by id; events go to the
+    listeners of their session (a :class:`Page` collects console output and errors that way).
     """
 
     def __init__(self, executable: str, *, width: int = 1280, height: int = 860) -> None:
         self.executable = executable
         self.width, self.height = width, height
         self.profile = Path(tempfile.mkdtemp(prefix="pagewise-chromium-"))
-        self._lock = threading.Lock()
-        self._changed = threading.Condition(self._lock)
+        # writing has its own lock: a writer blocked on a full pipe must not stop the reader storing replies
+        self._write_lock = threading.Lock()
+        self._changed = threading.Condition()
         self._next_id = 0
         self._replies: dict[int, dict[str, Any]] = {}
         self._listeners: dict[str, list[Callable[[str, dict[str, Any]], None]]] = {}
@@ -109,8 +110,17 @@ class Browser:
         r, w = _lift(to_browser_read), _lift(from_browser_write)
         self._log = (self.profile / "chromium.log").open("wb")
         self.proc = subprocess.Popen(
-            [BASH, "-c", f'exec "$@" 3<&{r} 4>&{w} {r}<&- {w}>&-', "bash", executable, *FLAGS,
-             f"--user-data-dir={self.profile}", f"--window-size={width},{height}", "about:blank"],
+            [
+                BASH,
+                "-c",
+                f'exec "$@" 3<&{r} 4>&{w} {r}<&- {w}>&-',
+                "bash",
+                executable,
+                *FLAGS,
+                f"--user-data-dir={self.profile}",
+                f"--window-size={width},{height}",
+                "about:blank",
+            ],
             stdin=subprocess.DEVNULL,
             stdout=self._log,
             stderr=subprocess.STDOUT,
@@ -122,7 +132,12 @@ class Browser:
         os.close(w)
         self._reader = threading.Thread(target=self._read_loop, name="chromium-cdp", daemon=True)
         self._reader.start()
-        self.version = self.send("Browser.getVersion", timeout=30)["product"]
+        try:
+            self.version = str(self.send("Browser.getVersion", timeout=30)["product"])
+        except Exception as exc:
+            log = self.log_text()
+            self.close()
+            raise CdpError(f"{executable} did not come up: {exc}\n{log[-2000:]}") from exc
 
     # -- protocol plumbing ------------------------------------------------------------------------------
 
@@ -155,7 +170,12 @@ class Browser:
             listener(str(message.get("method", "")), dict(message.get("params", {})))
 
     def send(
-        self, method: str, params: dict[str, Any] | None = None, *, session: str | None = None, timeout: float = 30.0
+        self,
+        method: str,
+        params: dict[str, Any] | None = None,
+        *,
+        session: str | None = None,
+        timeout: float = 30.0,
     ) -> dict[str, Any]:
         """Send one command and wait for its answer; raises :class:`CdpError` if Chromium reports an error."""
         with self._changed:
@@ -165,7 +185,7 @@ class Browser:
         if session:
             message["sessionId"] = session
         data = json.dumps(message).encode() + b"\0"
-        with self._lock:
+        with self._write_lock:
             view = memoryview(data)
             while view:
                 written = os.write(self._to_browser, view)
@@ -181,7 +201,9 @@ class Browser:
                 self._changed.wait(remaining)
             reply = self._replies.pop(command_id)
         if "error" in reply:
-            raise CdpError(f"{method}: {reply['error'].get('message')} {reply['error'].get('data', '')}".strip())
+            raise CdpError(
+                f"{method}: {reply['error'].get('message')} {reply['error'].get('data', '')}".strip()
+            )
         return dict(reply.get("result", {}))
 
     def listen(self, session: str, listener: Callable[[str, dict[str, Any]], None]) -> None:
@@ -196,7 +218,7 @@ class Browser:
         return Page(self, target, session)
 
     def close(self) -> None:
-        """Close politely, then make sure: the browser's whole process group is gone and its profile removed."""
+        """Close politely, then make sure: the browser's process group is gone and its profile removed."""
         with contextlib.suppress(Exception):
             if self.proc.poll() is None and not self._closed:
                 self.send("Browser.close", timeout=5)
@@ -262,7 +284,9 @@ class Page:
                 # failed requests are expected where a test provokes them (a refused upload, a gateway down)
                 (self.network_errors if entry.get("source") == "network" else self.errors).append(line)
 
-    def send(self, method: str, params: dict[str, Any] | None = None, timeout: float = 30.0) -> dict[str, Any]:
+    def send(
+        self, method: str, params: dict[str, Any] | None = None, timeout: float = 30.0
+    ) -> dict[str, Any]:
         return self.browser.send(method, params, session=self.session, timeout=timeout)
 
     def goto(self, url: str, timeout: float = 30.0) -> None:
@@ -285,7 +309,7 @@ class Page:
         return result.get("result", {}).get("value")
 
     def wait_for(self, expression: str, timeout: float = 30.0, interval: float = 0.05) -> Any:
-        """Poll ``expression`` until it is truthy and return its value; on timeout say what the page logged."""
+        """Poll ``expression`` until truthy and return its value; on timeout, tell what the page logged."""
         deadline = time.monotonic() + timeout
         value: Any = None
         while time.monotonic() < deadline:
@@ -294,7 +318,9 @@ class Page:
                 if value:
                     return value
             time.sleep(interval)
-        raise TimeoutError(f"still falsy after {timeout}s: {expression}\nlast value: {value!r}\n{self.diagnostics()}")
+        raise TimeoutError(
+            f"still falsy after {timeout}s: {expression}\nlast value: {value!r}\n{self.diagnostics()}"
+        )
 
     def diagnostics(self) -> str:
         """What the page logged, for assertion messages."""
@@ -313,7 +339,8 @@ class Page:
     def set_input_files(self, selector: str, paths: list[Path]) -> None:
         """What choosing files in the file dialog does: the input gets the files and fires ``change``."""
         self.send(
-            "DOM.setFileInputFiles", {"nodeId": self._node(selector), "files": [str(p.resolve()) for p in paths]}
+            "DOM.setFileInputFiles",
+            {"nodeId": self._node(selector), "files": [str(p.resolve()) for p in paths]},
         )
 
     def drop_files(self, selector: str, paths: list[Path]) -> None:
@@ -327,11 +354,15 @@ class Page:
             self.send("Input.dispatchDragEvent", {"type": kind, "x": box["x"], "y": box["y"], "data": data})
 
     def screenshot(self, path: Path) -> Path:
-        """A PNG of the whole page, not just the viewport."""
+        """A PNG of the whole page, not just the viewport, once CSS transitions (a bar growing) have ended."""
+        with contextlib.suppress(TimeoutError):
+            self.wait_for("document.getAnimations().every((a) => !(a instanceof CSSTransition))", 3)
         metrics = self.send("Page.getLayoutMetrics")
         size = metrics.get("cssContentSize") or metrics["contentSize"]
         clip = {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1}
-        shot = self.send("Page.captureScreenshot", {"format": "png", "clip": clip, "captureBeyondViewport": True})
+        shot = self.send(
+            "Page.captureScreenshot", {"format": "png", "clip": clip, "captureBeyondViewport": True}
+        )
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(base64.b64decode(shot["data"]))
         return path

@@ -53,9 +53,15 @@ def wait_for_status(base_url: str, job_id: str, statuses: set[str], timeout: flo
     deadline = time.monotonic() + timeout
     job: dict[str, Any] = {}
     while time.monotonic() < deadline:
-        job = httpx.get(f"{base_url}/api/jobs/{job_id}", timeout=10).json()
-        if job["status"] in statuses:
-            return job
+        try:
+            response = httpx.get(f"{base_url}/api/jobs/{job_id}", timeout=10)
+        except httpx.HTTPError:  # a restarting gateway or database is part of some tests
+            time.sleep(0.2)
+            continue
+        if response.status_code == 200:
+            job = response.json()
+            if job["status"] in statuses:
+                return job
         time.sleep(0.1)
     raise AssertionError(f"job {job_id} still {job.get('status')} after {timeout}s: {job}")
 
@@ -82,3 +88,22 @@ async def fetch_rows(database_url: str, query: str, *args: Any) -> list[dict[str
         return [dict(r) for r in await conn.fetch(query, *args)]
     finally:
         await conn.close()
+
+
+def wait_until(condition: Any, timeout: float = 60.0, interval: float = 0.05, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(interval)
+    raise AssertionError(f"{what} not reached after {timeout}s")
+
+
+def stream_messages(nats_monitor_url: str, stream: str) -> int:
+    """Messages in a stream, from the server's monitoring endpoint (no client connection needed)."""
+    data = httpx.get(f"{nats_monitor_url}/jsz", params={"streams": "true"}, timeout=5).json()
+    for account in data.get("account_details", []):
+        for detail in account.get("stream_detail", []):
+            if detail["name"] == stream:
+                return int(detail["state"]["messages"])
+    return 0

@@ -18,11 +18,17 @@ from typing import Any
 import httpx
 import pytest
 
+from services.gateway.routes.web import STATIC_DIR
 from tests.browser import SKIP_REASON, Browser, Page, find_chromium
 from tests.fakes.pdfs import expected_page_text, make_coded_pdf
 from tests.helpers import assert_markdown_has_pages_in_order, follow_events, submit
 
-pytestmark = [pytest.mark.browser, pytest.mark.timeout(150)]
+pytestmark = [
+    pytest.mark.browser,
+    # decided before any fixture starts a server: without a browser there is nothing to start them for
+    pytest.mark.skipif(find_chromium() is None, reason=SKIP_REASON),
+    pytest.mark.timeout(150),
+]
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 
@@ -60,7 +66,8 @@ new MutationObserver((mutations) => {
       progress: card.querySelector('.job-progress').textContent,
     });
   }
-}).observe(document.getElementById('jobs'), {subtree: true, attributes: true, attributeFilter: ['aria-valuenow']});
+}).observe(document.getElementById('jobs'),
+           {subtree: true, attributes: true, attributeFilter: ['aria-valuenow']});
 true
 """
 
@@ -104,7 +111,8 @@ def wait_card(page: Page, name: str, statuses: set[str], timeout: float = 60.0) 
     """Wait until the named file's card shows one of ``statuses``; returns what the card shows then."""
     wanted = json.dumps(sorted(statuses))
     return page.wait_for(  # type: ignore[no-any-return]
-        f"(() => {{ const c = {CARD_JS}({json.dumps(name)}); return c && {wanted}.includes(c.status) && c; }})()",
+        f"(() => {{ const c = {CARD_JS}({json.dumps(name)});"
+        f" return c && {wanted}.includes(c.status) && c; }})()",
         timeout,
     )
 
@@ -138,7 +146,9 @@ def screenshot(page: Page, name: str) -> Path:
     return path
 
 
-def test_upload_by_file_dialog_and_by_drop_shows_progress_and_markdown(make_stack, fake_model, page, tmp_path):
+def test_upload_by_file_dialog_and_by_drop_shows_progress_and_markdown(
+    make_stack, fake_model, page, tmp_path
+):
     system = make_stack(env={"MODEL_URL": fake_model.url, "OCR_MAX_IN_FLIGHT": "4"})
     report, slides, broken = tmp_path / "report.pdf", tmp_path / "slides.pdf", tmp_path / "broken.pdf"
     report.write_bytes(make_coded_pdf(500, 6))
@@ -158,7 +168,9 @@ def test_upload_by_file_dialog_and_by_drop_shows_progress_and_markdown(make_stac
     assert done["download"] and done["download"].endswith("/result")
 
     # the bar moved forward page by page and reached 100 % (uploading has its own bar, not counted here)
-    bars = [b for b in page.evaluate("window.__bars") if b["name"] == "report.pdf" and b["status"] != "uploading"]
+    bars = [
+        b for b in page.evaluate("window.__bars") if b["name"] == "report.pdf" and b["status"] != "uploading"
+    ]
     values = [b["value"] for b in bars]
     assert values == sorted(values) and values[-1] == 100, bars
     assert len(set(values)) >= 3, f"the bar jumped instead of moving page by page: {bars}"
@@ -171,9 +183,7 @@ def test_upload_by_file_dialog_and_by_drop_shows_progress_and_markdown(make_stac
     assert positions == sorted(positions)
 
     # the download link serves the document's Markdown (fetched by the page itself)
-    markdown = page.evaluate(
-        "fetch(document.getElementById('viewer-download').href).then((r) => r.text())"
-    )
+    markdown = page.evaluate("fetch(document.getElementById('viewer-download').href).then((r) => r.text())")
     assert_markdown_has_pages_in_order(markdown, 500, 6)
 
     # drag-and-drop of several files at once: one good, one the server refuses
@@ -182,6 +192,10 @@ def test_upload_by_file_dialog_and_by_drop_shows_progress_and_markdown(make_stac
     assert refused["status"] == "failed" and refused["badge"] == "failed"
     assert refused["error"] and "PDF" in refused["error"], refused
     assert wait_card(page, "slides.pdf", {"completed", "failed"})["status"] == "completed"
+    names = page.evaluate("[...document.querySelectorAll('#jobs .job-name')].map((n) => n.textContent)")
+    assert sorted(names) == ["broken.pdf", "report.pdf", "slides.pdf"], (
+        "one card per file, each file sent once"
+    )
     select(page, "slides.pdf")
     assert_pages_shown_in_order(page, 501, 3)
     select(page, "report.pdf")
@@ -212,6 +226,8 @@ def test_browser_eventsource_resumes_across_a_gateway_restart_with_every_event_o
     page.wait_for("window.pagewise.received.some((e) => e.type === 'page')", 30)
     before = page.evaluate("window.pagewise.received")
     assert before[-1]["type"] not in ("completed", "failed", "cancelled"), "the job ended before the restart"
+    assert card(page, "long-report.pdf")["status"] == "processing"
+    screenshot(page, "browser-progress.png")  # mid-job: blue badge, partial bar, pages still being read
 
     system.stack.processes["gateway"][0].kill()
     killed_at = time.time()
@@ -248,3 +264,85 @@ def test_browser_eventsource_resumes_across_a_gateway_restart_with_every_event_o
     assert_markdown_has_pages_in_order(result.text, doc_id, pages)
     screenshot(page, "browser-resume.png")
     assert page.errors == [], page.diagnostics()
+
+
+def test_cancel_button_cancels_a_running_job(make_stack, fresh_fake_model, page, tmp_path):
+    slow = fresh_fake_model(latency=1.0, jitter=0.05, max_concurrency=1)
+    system = make_stack(env={"MODEL_URL": slow.url, "OCR_MAX_IN_FLIGHT": "1"})
+    draft = tmp_path / "draft.pdf"
+    draft.write_bytes(make_coded_pdf(700, 8))
+
+    page.goto(f"{system.url}/")
+    page.set_input_files("#file-input", [draft])
+    running = wait_card(page, "draft.pdf", {"processing", "completed", "failed", "cancelled"}, timeout=30)
+    assert running["status"] == "processing", running
+    page.evaluate("document.querySelector('#jobs .job .job-cancel').click()")
+
+    ended = wait_card(page, "draft.pdf", {"completed", "failed", "cancelled"}, timeout=30)
+    assert ended["status"] == "cancelled" and ended["badge"] == "cancelled", (ended, page.diagnostics())
+    assert ended["download"] is None
+    assert page.evaluate("document.querySelector('#jobs .job .job-cancel').hidden")
+    # the stream was closed by the page once the terminal event came (no reconnecting to an ended job)
+    job_id = page.wait_for(
+        "(() => { const j = [...window.pagewise.state.jobs.values()][0]; return j.es === null && j.id; })()"
+    )
+    assert httpx.get(f"{system.url}/api/jobs/{job_id}", timeout=10).json()["status"] == "cancelled"
+    received = [e for e in page.evaluate("window.pagewise.received") if e["job"] == job_id]
+    assert received[-1]["type"] == "cancelled", received
+    assert page.errors == [], page.diagnostics()
+
+
+HOSTILE_MARKDOWN = r"""# Title with <script>window.__pwned = 1</script>
+
+Some **bold**, *emphasis*, `<code>` and <img src=x onerror="window.__pwned = 2">.
+
+[a link](https://example.org/doc) and [a trap](javascript:window.__pwned=3) and ![a chart](http://evil.test/x.png)
+
+- one
+- two
+  - nested
+
+| name | value |
+|------|------:|
+| <b>x</b> | 1 |
+
+<table><tr><td onclick="window.__pwned=4">cell<script>window.__pwned=5</script></td>
+<td colspan="2" style="color:red">wide<img src=y onerror="window.__pwned=6"></td></tr></table>
+
+```
+<script>window.__pwned = 7</script>
+```
+"""
+
+RENDER_JS = """
+(async (text) => {
+  const box = document.createElement('div');
+  box.appendChild(window.PagewiseMarkdown.render(text));
+  document.body.appendChild(box);
+  await new Promise((resolve) => setTimeout(resolve, 300));  // time for anything that would fire
+  return {
+    pwned: window.__pwned ?? null,
+    dangerous: box.querySelectorAll(
+      'script, img, iframe, object, embed, style, [style], [onclick], [onerror]').length,
+    tags: [...box.querySelectorAll('*')].map((e) => e.tagName.toLowerCase()),
+    links: [...box.querySelectorAll('a')].map((a) => a.getAttribute('href')),
+    colspans: [...box.querySelectorAll('td[colspan]')].map((td) => td.getAttribute('colspan')),
+    text: box.textContent,
+  };
+})
+"""
+
+
+def test_markdown_renderer_never_turns_document_text_into_markup(page):
+    """Model output is untrusted: markup in it must come out as text, and only safe elements are built."""
+    page.evaluate((STATIC_DIR / "markdown.js").read_text())
+    out = page.evaluate(f"{RENDER_JS}({json.dumps(HOSTILE_MARKDOWN)})")
+    assert out["pwned"] is None and out["dangerous"] == 0, out
+    assert out["links"] == ["https://example.org/doc"], out["links"]
+    for tag in ("h1", "strong", "em", "code", "ul", "li", "table", "th", "td", "pre"):
+        assert tag in out["tags"], (tag, out["tags"])
+    assert out["tags"].count("ul") == 2 and out["colspans"] == ["2"]
+    shown_as_text = ("<script>window.__pwned = 1</script>", "<img src=x onerror=", "[image: a chart]", "<b>")
+    for shown in shown_as_text:
+        assert shown in out["text"], shown
+    assert "__pwned=5" not in out["text"], "a script inside an HTML table is dropped, text and all"

@@ -141,6 +141,7 @@
     return null;
   }
 
+  /** The job's URLs are built here from its id, never taken from a response, so they are always ours. */
   function setId(job, id) {
     job.id = id;
     job.eventsUrl = `/api/jobs/${encodeURIComponent(id)}/events`;
@@ -233,8 +234,6 @@
       const body = xhr.response || {};
       if (xhr.status === 202 && body.job_id) {
         setId(job, body.job_id);
-        if (body.events_url) job.eventsUrl = body.events_url;
-        if (body.result_url) job.resultUrl = body.result_url;
         job.total = body.total_pages ?? null;
         job.status = "pending";
         remember();
@@ -428,7 +427,6 @@
         job.percentage = 100;
         job.eta = null;
         job.finishedAt = data.at ?? null;
-        if (data.result_url) job.resultUrl = data.result_url;
         if (Number.isFinite(data.pages_done)) job.done = data.pages_done;
         if (Number.isFinite(data.pages_failed)) job.failed = data.pages_failed;
         break;
@@ -546,6 +544,7 @@
   function renderJob(job) {
     const c = job.card;
     c.root.dataset.status = job.status;
+    c.root.classList.toggle("refused", !job.id && job.status === "failed"); // never became a job: no bar
     c.root.classList.toggle("selected", state.selected === job.key);
     c.name.textContent = job.filename;
     c.name.title = job.filename;
@@ -732,6 +731,7 @@
     });
     zone.addEventListener("drop", (e) => {
       e.preventDefault();
+      e.stopPropagation(); // the window's own drop handler below must not add the files a second time
       depth = 0;
       zone.classList.remove("dragging");
       if (e.dataTransfer && e.dataTransfer.files.length) addFiles([...e.dataTransfer.files]);

@@ -91,12 +91,15 @@
     "b", "strong", "i", "em", "u", "sub", "sup", "br", "code", "span", "p",
   ]);
 
+  const DROPPED_TAGS = new Set(["script", "style", "template", "noscript", "iframe", "object"]);
+
   function copySafe(source, target) {
     for (const child of source.childNodes) {
       if (child.nodeType === Node.TEXT_NODE) {
         target.appendChild(document.createTextNode(child.textContent));
       } else if (child.nodeType === Node.ELEMENT_NODE) {
         const tag = child.tagName.toLowerCase();
+        if (DROPPED_TAGS.has(tag)) continue; // code, not content: not even its text is shown
         if (!TABLE_TAGS.has(tag)) {
           copySafe(child, target); // unknown element: keep its text, drop the element
           continue;
