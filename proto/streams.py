@@ -31,9 +31,18 @@ PAGES_STREAM: Final = "PW_PAGES"
 RESULTS_STREAM: Final = "PW_RESULTS"
 EVENTS_STREAM: Final = "PW_EVENTS"
 
+ADVISORIES_STREAM: Final = "PW_ADVISORIES"
+
 SPLITTER_CONSUMER: Final = "splitter"
 OCR_CONSUMER: Final = "ocr"
 ASSEMBLER_CONSUMER: Final = "assembler"
+DEAD_LETTER_CONSUMER: Final = "dead-letters"
+
+MAX_DELIVERIES_ADVISORY: Final = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES"
+
+
+def max_deliveries_subject(stream: str, consumer: str) -> str:
+    return f"{MAX_DELIVERIES_ADVISORY}.{stream}.{consumer}"
 
 
 def stream_configs(max_age_days: float = 7.0) -> list[StreamConfig]:
@@ -69,6 +78,15 @@ def stream_configs(max_age_days: float = 7.0) -> list[StreamConfig]:
             name=EVENTS_STREAM,
             subjects=[f"{subjects.EVENTS}.>"],
             description="client-facing job events, streamed over SSE (gateway, assembler → clients)",
+            **common,  # type: ignore[arg-type]
+        ),
+        StreamConfig(
+            name=ADVISORIES_STREAM,
+            subjects=[
+                max_deliveries_subject(JOBS_STREAM, SPLITTER_CONSUMER),
+                max_deliveries_subject(PAGES_STREAM, OCR_CONSUMER),
+            ],
+            description="max-deliveries advisories: work a worker took and never finished (crashed on it)",
             **common,  # type: ignore[arg-type]
         ),
     ]
@@ -113,4 +131,16 @@ def assembler_consumer(*, ack_wait: float, max_ack_pending: int) -> ConsumerConf
         max_deliver=-1,
         max_ack_pending=max_ack_pending,
         description="records page results in order and publishes job progress",
+    )
+
+
+def dead_letter_consumer() -> ConsumerConfig:
+    return ConsumerConfig(
+        durable_name=DEAD_LETTER_CONSUMER,
+        deliver_policy=DeliverPolicy.ALL,
+        ack_policy=AckPolicy.EXPLICIT,
+        ack_wait=30.0,
+        max_deliver=-1,
+        max_ack_pending=100,
+        description="turns messages that ran out of deliveries into failed pages or jobs",
     )

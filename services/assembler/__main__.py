@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 
 from proto import streams
+from services.assembler.dead_letters import DeadLetterHandler
 from services.assembler.ledger import Ledger
 from services.assembler.settings import AssemblerSettings
 from services.assembler.worker import ResultHandler
+from services.common.cancellations import Cancellations
 from services.common.bus import connect, ensure_consumer, ensure_streams
 from services.common.db import create_pool, migrate
 from services.common.logs import configure_logging
@@ -30,8 +32,9 @@ async def main(stop: asyncio.Event) -> None:
         streams.RESULTS_STREAM,
         streams.assembler_consumer(ack_wait=settings.assembler_ack_wait, max_ack_pending=1000),
     )
+    await ensure_consumer(js, streams.ADVISORIES_STREAM, streams.dead_letter_consumer())
     store = await open_store(settings.storage_url, js)
-    ledger = Ledger(pool, js, store, settings.failed_page_policy)
+    ledger = Ledger(pool, js, store, settings.failed_page_policy, await Cancellations.open(js))
     worker = PullWorker(
         nc,
         js,
@@ -39,6 +42,17 @@ async def main(stop: asyncio.Event) -> None:
         durable=streams.ASSEMBLER_CONSUMER,
         handler=ResultHandler(ledger).handle,
         concurrency=settings.assembler_concurrency,
+        log=log,
+    )
+
+    dead_letters = DeadLetterHandler(js)
+    dead_letter_worker = PullWorker(
+        nc,
+        js,
+        stream=streams.ADVISORIES_STREAM,
+        durable=streams.DEAD_LETTER_CONSUMER,
+        handler=dead_letters.handle,
+        concurrency=1,
         log=log,
     )
 
@@ -53,13 +67,20 @@ async def main(stop: asyncio.Event) -> None:
     def metrics() -> str:
         return prometheus(
             "pagewise_assembler",
-            {"results_applied_total": ledger.results_applied, "jobs_finished_total": ledger.jobs_finished},
+            {
+                "results_applied_total": ledger.results_applied,
+                "jobs_finished_total": ledger.jobs_finished,
+                "dead_letters_total": dead_letters.dead_letters,
+            },
         )
 
     health = await serve_health(settings.health_port, probe, metrics)
     log.info("assembler ready (policy %s)", settings.failed_page_policy)
     try:
-        await run_worker_until(stop, worker, drain_timeout=10.0)
+        await asyncio.gather(
+            run_worker_until(stop, worker, drain_timeout=10.0),
+            run_worker_until(stop, dead_letter_worker, drain_timeout=5.0),
+        )
     finally:
         if health:
             health.close()

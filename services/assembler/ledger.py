@@ -31,6 +31,7 @@ from proto.events import (
 )
 from services.assembler.assemble import PageResult, assemble
 from services.common.bus import publish
+from services.common.cancellations import Cancellations
 from services.common.storage import BlobStore, result_key
 
 
@@ -41,8 +42,16 @@ class Published:
 
 
 class Ledger:
-    def __init__(self, pool: asyncpg.Pool, js: JetStreamContext, store: BlobStore, policy: str) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        js: JetStreamContext,
+        store: BlobStore,
+        policy: str,
+        cancellations: Cancellations,
+    ) -> None:
         self.pool = pool
+        self.cancellations = cancellations
         self.js = js
         self.store = store
         self.policy = policy
@@ -79,6 +88,8 @@ class Ledger:
                     FailedEvent(job_id=event.job_id, error=f"{event.reason} ({event.code})", at=time.time()),
                     subjects.job_msg_id(event.job_id, "terminal"),
                 )
+                # pages rendered before the failure must not go on to the model
+                await self.cancellations.cancel(event.job_id)
             else:
                 terminal = await self.apply_page(conn, event, job["total_pages"])
         self.results_applied += 1

@@ -16,7 +16,7 @@ from services.common.cancellations import Cancellations
 from services.common.db import create_pool, migrate
 from services.common.storage import open_store
 from services.gateway.errors import EXCEPTION_HANDLERS
-from services.gateway.routes import compat, events, health, jobs, web
+from services.gateway.routes import compat, events, failures, health, jobs, web
 from services.gateway.settings import GatewaySettings
 from services.gateway.state import Gateway
 
@@ -48,7 +48,7 @@ def create_app(settings: GatewaySettings) -> Litestar:
         return state.gateway  # type: ignore[no-any-return]
 
     return Litestar(
-        route_handlers=[*jobs.ROUTES, *events.ROUTES, *health.ROUTES, *compat.ROUTES, *web.ROUTES],
+        route_handlers=[*jobs.ROUTES, *events.ROUTES, *health.ROUTES, *compat.ROUTES, *failures.ROUTES, *web.ROUTES],
         lifespan=[lifespan],
         dependencies={"gw": Provide(provide_gateway, sync_to_thread=False)},
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]

@@ -58,26 +58,35 @@ class PageRecognizer:
             await self.fail(page, "page image is missing from storage", attempt)
             return
         started = time.perf_counter()
-        self.model_calls_in_flight += 1
-        try:
-            async with keep_alive(msg, self.settings.ocr_ack_wait / 3):
-                recognition = await self.engine.recognize(
-                    image, page.media_type, model=page.model, prompt=page.prompt, attempt=attempt
-                )
-        except ModelError as exc:
-            if exc.unavailable:
-                self.breaker.record_unavailable()
-            if exc.retryable and attempt < self.settings.ocr_max_deliver:
-                self.counters["attempts_retried_total"] += 1
-                delay = exc.retry_after if exc.retry_after is not None else backoff_delay(
-                    attempt, base=self.settings.ocr_retry_base, cap=self.settings.ocr_retry_cap
-                )
-                raise RetryLater(f"job {page.job_id} page {page.page_no} attempt {attempt}: {exc}", delay) from exc
-            await self.fail(page, f"{exc} (after {attempt} attempt{'s' if attempt > 1 else ''})", attempt)
-            return
-        finally:
-            self.model_calls_in_flight -= 1
-            self.counters["model_seconds_total"] += time.perf_counter() - started
+        async with keep_alive(msg, self.settings.ocr_ack_wait / 3):
+            while True:
+                # While the breaker is open the page waits here, kept alive, instead of failing an attempt.
+                await self.breaker.wait_until_closed()
+                self.model_calls_in_flight += 1
+                call_started = time.perf_counter()
+                try:
+                    recognition = await self.engine.recognize(
+                        image, page.media_type, model=page.model, prompt=page.prompt, attempt=attempt
+                    )
+                    break
+                except ModelError as exc:
+                    if exc.unavailable:
+                        self.breaker.record_unavailable()
+                        if self.breaker.is_open:
+                            continue  # not this page's fault: try it again once the server is back
+                    if exc.retryable and attempt < self.settings.ocr_max_deliver:
+                        self.counters["attempts_retried_total"] += 1
+                        delay = exc.retry_after if exc.retry_after is not None else backoff_delay(
+                            attempt, base=self.settings.ocr_retry_base, cap=self.settings.ocr_retry_cap
+                        )
+                        raise RetryLater(
+                            f"job {page.job_id} page {page.page_no} attempt {attempt}: {exc}", delay
+                        ) from exc
+                    await self.fail(page, f"{exc} (after {attempt} attempt{'s' if attempt > 1 else ''})", attempt)
+                    return
+                finally:
+                    self.model_calls_in_flight -= 1
+                    self.counters["model_seconds_total"] += time.perf_counter() - call_started
         self.breaker.record_success()
         await publish(
             self.js,

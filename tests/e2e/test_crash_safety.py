@@ -99,3 +99,40 @@ async def test_postgres_restart_in_the_middle_of_a_job(make_stack, fresh_fake_mo
     wait_until(lambda: fake.stats()["completed"] >= 3, what="some pages recognized")
     postgres.restart(down_for=1.5)  # pages are recognized meanwhile; their results wait in the stream
     assert_job_exactly_once(system, job_id, 404, 12)
+
+
+async def test_a_document_the_splitter_dies_on_fails_the_job_instead_of_hanging(make_stack, fresh_fake_model):
+    """A splitter that dies on a document on its last delivery (here: its only one) would leave the job
+    pending forever. The max-deliveries advisory turns it into a failed job with the reason."""
+    fake = fresh_fake_model(latency=0.5, max_concurrency=4)
+    system = make_stack(
+        env={"MODEL_URL": fake.url, "OCR_MAX_IN_FLIGHT": "2", "SPLITTER_MAX_DELIVER": "1", "SPLITTER_ACK_WAIT": "1"}
+    )
+    doomed = submit(system.url, make_coded_pdf(405, 60))["job_id"]
+    wait_until(lambda: stream_messages(system.nats.monitor_url, "PW_PAGES") >= 2, what="splitting started")
+    system.stack.processes["splitter"][0].kill()
+    job = wait_for_status(system.url, doomed, {"failed"}, timeout=60)
+    assert "split_crashed" in job["error"] and "crashed on it" in job["error"]
+    events = follow_events(system.url, doomed, timeout=30)
+    assert events[-1].type == "failed"
+    # the failed job's rendered pages are not sent to the model any more
+    time.sleep(1.5)
+    model_requests = fake.stats()["requests_total"]
+    time.sleep(1.5)
+    assert fake.stats()["requests_total"] == model_requests
+
+
+async def test_a_page_no_ocr_worker_finishes_becomes_a_dead_letter(make_stack, fresh_fake_model):
+    """The same advisory path turns a page whose every delivery died with its worker into a failed page,
+    listed by the dead-letter API, instead of a job that never ends."""
+    fake = fresh_fake_model(latency=5.0, max_concurrency=4)
+    system = make_stack(env={"MODEL_URL": fake.url, "OCR_MAX_IN_FLIGHT": "2", "OCR_MAX_DELIVER": "1", "OCR_ACK_WAIT": "1"})
+    job_id = submit(system.url, make_coded_pdf(406, 2))["job_id"]
+    wait_until(lambda: fake.stats()["in_flight"] >= 2, what="both pages at the model")
+    system.stack.processes["ocr"][0].kill()
+    system.stack.start_service("ocr")
+    job = wait_for_status(system.url, job_id, {"completed", "failed"}, timeout=60)
+    assert job["status"] == "failed" and job["pages_failed"] == 2
+    failures = httpx.get(f"{system.url}/api/failures").json()["failures"]
+    assert sorted(f["page_no"] for f in failures if f["job_id"] == job_id) == [1, 2]
+    assert all("no OCR worker finished this page" in f["error"] for f in failures)

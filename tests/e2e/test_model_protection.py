@@ -3,12 +3,21 @@ and retries that help rather than hurt."""
 
 from __future__ import annotations
 
+import time
+
 import httpx
 import pytest
 
 from tests.fakes.fake_model import REPEAT_PHRASE
 from tests.fakes.pdfs import make_coded_pdf
-from tests.helpers import assert_markdown_has_pages_in_order, fetch_rows, follow_events, submit, wait_for_status
+from tests.helpers import (
+    assert_markdown_has_pages_in_order,
+    fetch_rows,
+    follow_events,
+    submit,
+    wait_for_status,
+    wait_until,
+)
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -106,3 +115,32 @@ async def test_failed_page_policy_fail_fails_the_job(make_stack, fresh_fake_mode
     job_id = submit(system.url, make_coded_pdf(333, 1))["job_id"]
     job = wait_for_status(system.url, job_id, {"failed", "completed"}, timeout=60)
     assert job["status"] == "failed" and "HTTP 500" in job["error"] and "after 2 attempts" in job["error"]
+
+
+async def test_circuit_breaker_stops_pulling_while_the_model_is_down_and_resumes(make_stack, fresh_fake_model):
+    """With the model server gone, workers would burn every page's delivery attempts in seconds. The breaker
+    stops pulling after a few 'unreachable' errors, probes the server, and resumes when it is back: the job
+    completes although the outage lasted longer than all attempts' backoff together."""
+    fake = fresh_fake_model(latency=0.2, max_concurrency=4)
+    port = fake.port
+    system = make_stack(
+        env={
+            "MODEL_URL": fake.url,
+            "OCR_MAX_IN_FLIGHT": "2",
+            "OCR_MAX_DELIVER": "4",
+            "OCR_RETRY_BASE": "0.1",
+            "OCR_RETRY_CAP": "0.3",
+            "OCR_BREAKER_THRESHOLD": "2",
+            "OCR_BREAKER_PROBE_INTERVAL": "0.3",
+        }
+    )
+    job_id = submit(system.url, make_coded_pdf(334, 16))["job_id"]
+    wait_until(lambda: fake.stats()["completed"] >= 2, what="first pages recognized")
+    fake.stop()
+    time.sleep(6.0)  # down far longer than 4 attempts × 0.3 s backoff
+    fresh_fake_model(port=port, latency=0.2, max_concurrency=4)
+    job = wait_for_status(system.url, job_id, {"completed", "failed"}, timeout=120)
+    assert job["status"] == "completed" and job["pages_failed"] == 0, job
+    assert_markdown_has_pages_in_order(httpx.get(f"{system.url}/api/jobs/{job_id}/result").text, 334, 16)
+    log = system.stack.processes["ocr"][0].log_text()
+    assert "pausing pulls" in log and "resuming pulls" in log
