@@ -22,7 +22,12 @@ def cmd_up(args: argparse.Namespace) -> int:
     nats_url = os.environ.get("NATS_URL")
     if not nats_url:
         port = 4222 if _port_free(4222) else free_port()
-        nats_server = NatsServer(home / "nats", port=port, log_path=home / "nats-server.log").start()
+        nats_server = NatsServer(
+            home / "nats",
+            port=port,
+            log_path=home / "nats-server.log",
+            sync_interval=os.environ.get("NATS_SYNC_INTERVAL", "always"),
+        ).start()
         nats_url = nats_server.url
     postgres = Postgres(home / "pg", os.environ.get("DATABASE_URL")).start()
     database_url = postgres.create_database("pagewise") if postgres.embedded else postgres.url()
