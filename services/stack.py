@@ -116,7 +116,10 @@ class NatsServer:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{self.monitor_url}/healthz?js-enabled-only=true", timeout=1).status_code == 200:
+                if (
+                    httpx.get(f"{self.monitor_url}/healthz?js-enabled-only=true", timeout=1).status_code
+                    == 200
+                ):
                     return
             time.sleep(0.1)
         raise TimeoutError("JetStream did not become ready")
@@ -143,7 +146,7 @@ class NatsServer:
 
 
 class Postgres:
-    """``DATABASE_URL`` when given (its server must exist), else an embedded server from the pgserver wheel."""
+    """``DATABASE_URL`` when given (its server must exist), else an embedded one (the pgserver wheel)."""
 
     def __init__(self, data_dir: Path, url: str | None = None) -> None:
         self.data_dir = data_dir
@@ -346,5 +349,7 @@ class Stack:
 
     def logs(self) -> str:
         return "\n".join(
-            f"===== {p.log_path.name} =====\n{p.log_text()[-4000:]}" for procs in self.processes.values() for p in procs
+            f"===== {p.log_path.name} =====\n{p.log_text()[-4000:]}"
+            for procs in self.processes.values()
+            for p in procs
         )

@@ -30,14 +30,20 @@ def submit(base_url: str, pdf: bytes, filename: str = "doc.pdf", **fields: str) 
 
 
 def follow_events(
-    base_url: str, job_id: str, *, last_event_id: int | None = None, timeout: float = 120.0, stop_after: int | None = None
+    base_url: str,
+    job_id: str,
+    *,
+    last_event_id: int | None = None,
+    timeout: float = 120.0,
+    stop_after: int | None = None,
 ) -> list[Event]:
     """Read the job's SSE stream until it closes (after the terminal event) or ``stop_after`` events."""
     headers = {"Last-Event-ID": str(last_event_id)} if last_event_id is not None else {}
     received: list[Event] = []
-    with httpx.Client(timeout=httpx.Timeout(timeout, connect=10)) as client, connect_sse(
-        client, "GET", f"{base_url}/api/jobs/{job_id}/events", headers=headers
-    ) as source:
+    with (
+        httpx.Client(timeout=httpx.Timeout(timeout, connect=10)) as client,
+        connect_sse(client, "GET", f"{base_url}/api/jobs/{job_id}/events", headers=headers) as source,
+    ):
         assert source.response.status_code == 200
         assert source.response.headers["content-type"].startswith("text/event-stream")
         for sse in source.iter_sse():
@@ -77,7 +83,9 @@ def assert_markdown_has_pages_in_order(markdown: str, doc_id: int, pages: int) -
         marker_at = markdown.index(marker)
         text_at = markdown.index(text)
         next_marker = markdown.find(f"<!-- page {page_no + 1} -->")
-        assert marker_at < text_at and (next_marker == -1 or text_at < next_marker), f"page {page_no} misplaced"
+        assert marker_at < text_at and (next_marker == -1 or text_at < next_marker), (
+            f"page {page_no} misplaced"
+        )
         positions.append(text_at)
     assert positions == sorted(positions)
 
@@ -90,7 +98,9 @@ async def fetch_rows(database_url: str, query: str, *args: Any) -> list[dict[str
         await conn.close()
 
 
-def wait_until(condition: Any, timeout: float = 60.0, interval: float = 0.05, what: str = "condition") -> None:
+def wait_until(
+    condition: Any, timeout: float = 60.0, interval: float = 0.05, what: str = "condition"
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():

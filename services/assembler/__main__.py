@@ -9,8 +9,8 @@ from services.assembler.dead_letters import DeadLetterHandler
 from services.assembler.ledger import Ledger
 from services.assembler.settings import AssemblerSettings
 from services.assembler.worker import ResultHandler
-from services.common.cancellations import Cancellations
 from services.common.bus import connect, ensure_consumer, ensure_streams
+from services.common.cancellations import Cancellations
 from services.common.db import create_pool, migrate
 from services.common.logs import configure_logging
 from services.common.pull import PullWorker

@@ -46,7 +46,9 @@ class DeadLetterHandler:
         self.dead_letters += 1
         if advisory.stream == streams.PAGES_STREAM:
             page = events.page_rendered_decoder.decode(original.data)
-            error = f"no OCR worker finished this page in {advisory.deliveries} deliveries (workers crashed on it)"
+            error = (
+                f"no OCR worker finished this page in {advisory.deliveries} deliveries (workers crashed on it)"
+            )
             log.warning("job %s page %d: %s", page.job_id, page.page_no, error)
             await publish(
                 self.js,
@@ -63,7 +65,10 @@ class DeadLetterHandler:
             )
         elif advisory.stream == streams.JOBS_STREAM:
             job = events.job_submitted_decoder.decode(original.data)
-            reason = f"the splitter did not finish this document in {advisory.deliveries} attempts (it crashed on it)"
+            reason = (
+                f"the splitter did not finish this document in {advisory.deliveries} attempts"
+                " (it crashed on it)"
+            )
             log.warning("job %s: %s", job.job_id, reason)
             await publish(
                 self.js,

@@ -54,7 +54,9 @@ def open_document(path: Path) -> pdfium.PdfDocument:
         # FPDF_GetLastError is sticky across loads in one process (a previous encrypted file leaves
         # "password" behind), so the error code alone cannot be trusted: look at the file as well.
         if b"/Encrypt" in head or b"/Encrypt" in tail:
-            raise DocumentError("encrypted", "the PDF is password-protected; upload it without a password") from exc
+            raise DocumentError(
+                "encrypted", "the PDF is password-protected; upload it without a password"
+            ) from exc
         if size < 1_000_000 and _EMPTY_PAGE_TREE.search(path.read_bytes()):
             raise DocumentError("no_pages", "the PDF has no pages") from exc
         raise DocumentError("corrupt", "the PDF is damaged and cannot be opened") from exc

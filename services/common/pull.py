@@ -35,7 +35,9 @@ class Drop(Exception):
 Handler = Callable[[Msg], Awaitable[None]]
 
 
-def backoff_delay(attempt: int, *, base: float = 1.0, cap: float = 60.0, rng: random.Random | None = None) -> float:
+def backoff_delay(
+    attempt: int, *, base: float = 1.0, cap: float = 60.0, rng: random.Random | None = None
+) -> float:
     """Exponential backoff with full jitter (AWS architecture blog): spreads retries of many pages."""
     r = rng or random
     return r.uniform(0.5, 1.0) * min(cap, base * (2 ** max(0, attempt - 1)))
@@ -153,7 +155,7 @@ class PullWorker:
                 with contextlib.suppress(Exception):
                     await sub.unsubscribe()
 
-    async def drain(self, timeout: float) -> None:
+    async def drain(self, timeout: float) -> None:  # noqa: ASYNC109 - a deadline for waiting, not for I/O
         """Let in-flight messages finish (graceful stop); what does not finish is redelivered."""
         if self._busy:
             await asyncio.wait(self._busy, timeout=timeout)

@@ -31,7 +31,7 @@ def run_until_signalled(main: Callable[[asyncio.Event], Awaitable[None]]) -> Non
 class PullWorkerLike(Protocol):
     async def run(self, stop: asyncio.Event) -> None: ...
 
-    async def drain(self, timeout: float) -> None: ...
+    async def drain(self, timeout: float) -> None: ...  # noqa: ASYNC109
 
 
 Probe = Callable[[], Awaitable[dict[str, object]]]

@@ -14,7 +14,7 @@ from collections.abc import AsyncGenerator, Awaitable, Callable
 
 import nats.errors
 from litestar.response import ServerSentEventMessage
-from nats.js.api import DeliverPolicy
+from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from proto import streams, subjects
 from proto.events import TERMINAL_EVENT_TYPES
@@ -37,23 +37,20 @@ async def job_event_stream(
     job_has_ended: Callable[[], Awaitable[bool]],
 ) -> AsyncGenerator[ServerSentEventMessage, None]:
     keepalive = gw.settings.sse_keepalive
-    if after_seq > 0:
-        sub = await gw.js.subscribe(
-            subjects.job_events_filter(job_id),
-            stream=streams.EVENTS_STREAM,
-            ordered_consumer=True,
-            deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
-            opt_start_seq=after_seq + 1,
-            inactive_threshold=60.0,
-        )
-    else:
-        sub = await gw.js.subscribe(
-            subjects.job_events_filter(job_id),
-            stream=streams.EVENTS_STREAM,
-            ordered_consumer=True,
-            deliver_policy=DeliverPolicy.ALL,
-            inactive_threshold=60.0,
-        )
+    # An ordered consumer (ephemeral, in memory, flow-controlled) filtered to this job; nats-py takes the
+    # start position only through a ConsumerConfig.
+    start = (
+        ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=after_seq + 1)
+        if after_seq > 0
+        else ConsumerConfig(deliver_policy=DeliverPolicy.ALL)
+    )
+    sub = await gw.js.subscribe(
+        subjects.job_events_filter(job_id),
+        stream=streams.EVENTS_STREAM,
+        ordered_consumer=True,
+        config=start,
+        inactive_threshold=60.0,
+    )
     gw.counters.sse_clients += 1
     try:
         yield ServerSentEventMessage(comment="pagewise job events", data=None, retry=gw.settings.sse_retry_ms)

@@ -53,7 +53,9 @@ class _FileSink:
         self.size += len(data)
         if self.size > self.max_bytes:
             raise ApiError(
-                413, "too_large", f"the upload is larger than the limit of {self.max_bytes // (1024 * 1024)} MB"
+                413,
+                "too_large",
+                f"the upload is larger than the limit of {self.max_bytes // (1024 * 1024)} MB",
             )
         if not self.checked:
             self.head += data[: HEAD_BYTES - len(self.head)]
@@ -107,59 +109,47 @@ async def _receive_multipart(
     chunks: AsyncIterator[bytes], boundary: bytes, directory: str | None, max_bytes: int
 ) -> ReceivedUpload:
     fields: dict[str, str] = {}
-    state: dict[str, object] = {"header_field": b"", "header_value": b"", "headers": {}, "name": None}
+    part = _PartState()
     sink: _FileSink | None = None
     filename = "document.pdf"
-    current_value = bytearray()
-    current_is_file = False
 
     def on_part_begin() -> None:
-        nonlocal current_is_file
-        state["headers"] = {}
-        state["name"] = None
-        current_is_file = False
-        current_value.clear()
+        part.reset()
 
     def on_header_field(data: bytes, start: int, end: int) -> None:
-        state["header_field"] = bytes(state["header_field"]) + data[start:end]  # type: ignore[arg-type]
+        part.header_field += data[start:end]
 
     def on_header_value(data: bytes, start: int, end: int) -> None:
-        state["header_value"] = bytes(state["header_value"]) + data[start:end]  # type: ignore[arg-type]
+        part.header_value += data[start:end]
 
     def on_header_end() -> None:
-        headers = state["headers"]
-        assert isinstance(headers, dict)
-        headers[bytes(state["header_field"]).lower()] = bytes(state["header_value"])  # type: ignore[arg-type]
-        state["header_field"] = b""
-        state["header_value"] = b""
+        part.headers[bytes(part.header_field).lower()] = bytes(part.header_value)
+        part.header_field.clear()
+        part.header_value.clear()
 
     def on_headers_finished() -> None:
-        nonlocal sink, filename, current_is_file
-        headers = state["headers"]
-        assert isinstance(headers, dict)
-        _, options = parse_options_header(headers.get(b"content-disposition", b""))
-        name = options.get(b"name", b"").decode("utf-8", "replace")
-        state["name"] = name
-        if b"filename" in options and name == "file":
+        nonlocal sink, filename
+        _, options = parse_options_header(part.headers.get(b"content-disposition", b""))
+        part.name = options.get(b"name", b"").decode("utf-8", "replace")
+        if b"filename" in options and part.name == "file":
             if sink is not None:
                 raise ApiError(400, "too_many_files", "send one file per request (field 'file')")
             filename = _clean_filename(options[b"filename"].decode("utf-8", "replace"))
             sink = _FileSink(directory, max_bytes)
-            current_is_file = True
+            part.is_file = True
 
     def on_part_data(data: bytes, start: int, end: int) -> None:
-        if current_is_file:
+        if part.is_file:
             assert sink is not None
             sink.write(data[start:end])
         else:
-            if len(current_value) + (end - start) > MAX_FIELD_BYTES:
-                raise ApiError(413, "field_too_large", f"form field {state['name']!r} is over 64 KB")
-            current_value.extend(data[start:end])
+            if len(part.value) + (end - start) > MAX_FIELD_BYTES:
+                raise ApiError(413, "field_too_large", f"form field {part.name!r} is over 64 KB")
+            part.value += data[start:end]
 
     def on_part_end() -> None:
-        name = state["name"]
-        if not current_is_file and isinstance(name, str) and name:
-            fields[name] = current_value.decode("utf-8", "replace")
+        if not part.is_file and part.name:
+            fields[part.name] = part.value.decode("utf-8", "replace")
 
     parser = MultipartParser(
         boundary,
@@ -190,6 +180,24 @@ async def _receive_multipart(
         sink.path.unlink(missing_ok=True)
         raise ApiError(400, "empty_file", "the uploaded file is empty")
     return ReceivedUpload(sink.path, filename, sink.size, fields)
+
+
+@dataclass
+class _PartState:
+    """What the streaming parser has told us about the part it is in."""
+
+    header_field: bytearray = field(default_factory=bytearray)
+    header_value: bytearray = field(default_factory=bytearray)
+    headers: dict[bytes, bytes] = field(default_factory=dict)
+    name: str | None = None
+    is_file: bool = False
+    value: bytearray = field(default_factory=bytearray)
+
+    def reset(self) -> None:
+        self.headers = {}
+        self.name = None
+        self.is_file = False
+        self.value = bytearray()
 
 
 def _clean_filename(name: str) -> str:

@@ -71,7 +71,12 @@ async def main(stop: asyncio.Event) -> None:
 
     async def probe() -> dict[str, object]:
         model_ok = await engine.healthy()
-        return {"ok": nc.is_connected, "nats": nc.is_connected, "model": model_ok, "breaker_open": breaker.is_open}
+        return {
+            "ok": nc.is_connected,
+            "nats": nc.is_connected,
+            "model": model_ok,
+            "breaker_open": breaker.is_open,
+        }
 
     def metrics() -> str:
         return prometheus(

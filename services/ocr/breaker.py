@@ -16,7 +16,9 @@ log = logging.getLogger("pagewise.ocr.breaker")
 
 
 class CircuitBreaker:
-    def __init__(self, probe: Callable[[], Awaitable[bool]], *, threshold: int, probe_interval: float) -> None:
+    def __init__(
+        self, probe: Callable[[], Awaitable[bool]], *, threshold: int, probe_interval: float
+    ) -> None:
         self._probe = probe
         self._threshold = threshold
         self._probe_interval = probe_interval
@@ -38,7 +40,9 @@ class CircuitBreaker:
         if not self.is_open and self._consecutive_failures >= self._threshold:
             self._closed.clear()
             self.times_opened += 1
-            log.warning("model server unavailable %d times in a row: pausing pulls", self._consecutive_failures)
+            log.warning(
+                "model server unavailable %d times in a row: pausing pulls", self._consecutive_failures
+            )
             self._prober = asyncio.create_task(self._probe_until_back())
 
     async def _probe_until_back(self) -> None:

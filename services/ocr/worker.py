@@ -76,13 +76,19 @@ class PageRecognizer:
                             continue  # not this page's fault: try it again once the server is back
                     if exc.retryable and attempt < self.settings.ocr_max_deliver:
                         self.counters["attempts_retried_total"] += 1
-                        delay = exc.retry_after if exc.retry_after is not None else backoff_delay(
-                            attempt, base=self.settings.ocr_retry_base, cap=self.settings.ocr_retry_cap
+                        delay = (
+                            exc.retry_after
+                            if exc.retry_after is not None
+                            else backoff_delay(
+                                attempt, base=self.settings.ocr_retry_base, cap=self.settings.ocr_retry_cap
+                            )
                         )
                         raise RetryLater(
                             f"job {page.job_id} page {page.page_no} attempt {attempt}: {exc}", delay
                         ) from exc
-                    await self.fail(page, f"{exc} (after {attempt} attempt{'s' if attempt > 1 else ''})", attempt)
+                    await self.fail(
+                        page, f"{exc} (after {attempt} attempt{'s' if attempt > 1 else ''})", attempt
+                    )
                     return
                 finally:
                     self.model_calls_in_flight -= 1

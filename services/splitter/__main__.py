@@ -7,10 +7,10 @@ import asyncio
 from proto import streams
 from services.common.bus import connect, ensure_consumer, ensure_streams
 from services.common.cancellations import Cancellations
+from services.common.logs import configure_logging
 from services.common.pull import PullWorker
 from services.common.runtime import prometheus, run_until_signalled, run_worker_until, serve_health
 from services.common.settings import load_settings
-from services.common.logs import configure_logging
 from services.common.storage import open_store
 from services.splitter.settings import SplitterSettings
 from services.splitter.worker import PageRenderer, Splitter

@@ -17,9 +17,9 @@ from proto import events, subjects
 from proto.events import JobRejected, JobSplit, JobSubmitted, PageRendered
 from services.common.bus import publish
 from services.common.cancellations import Cancellations
+from services.common.pdf import DocumentError, open_document
 from services.common.pull import keep_alive
 from services.common.storage import BlobNotFound, BlobStore, page_image_key
-from services.common.pdf import DocumentError, open_document
 from services.splitter import render
 from services.splitter.render import RenderOptions
 from services.splitter.settings import SplitterSettings
@@ -36,7 +36,9 @@ class PageRenderer:
     async def open(self, path: Path) -> pdfium.PdfDocument:
         return await asyncio.get_running_loop().run_in_executor(self._thread, open_document, path)
 
-    async def render(self, doc: pdfium.PdfDocument, page_no: int, options: RenderOptions) -> render.RenderedPage:
+    async def render(
+        self, doc: pdfium.PdfDocument, page_no: int, options: RenderOptions
+    ) -> render.RenderedPage:
         return await asyncio.get_running_loop().run_in_executor(
             self._thread, render.render_page, doc, page_no, options
         )
@@ -85,7 +87,9 @@ class Splitter:
                 try:
                     await self.store.get_to_file(job.upload_key, path)
                 except BlobNotFound:
-                    await self.reject(job, DocumentError("upload_missing", "the uploaded file is gone from storage"))
+                    await self.reject(
+                        job, DocumentError("upload_missing", "the uploaded file is gone from storage")
+                    )
                     return
                 try:
                     doc = await self.renderer.open(path)
@@ -108,7 +112,9 @@ class Splitter:
         await publish(
             self.js,
             subjects.result("split", job.job_id),
-            JobSplit(job_id=job.job_id, total_pages=total, page_numbers=page_numbers, document_pages=len(doc)),
+            JobSplit(
+                job_id=job.job_id, total_pages=total, page_numbers=page_numbers, document_pages=len(doc)
+            ),
             subjects.job_msg_id(job.job_id, "split"),
         )
         for page_no in page_numbers:
@@ -139,7 +145,12 @@ class Splitter:
                 subjects.page_msg_id(job.job_id, page_no, "rendered"),
             )
             self.pages_rendered += 1
-            log.debug("job %s page %d rendered in %.0f ms", job.job_id, page_no, 1e3 * (time.perf_counter() - started))
+            log.debug(
+                "job %s page %d rendered in %.0f ms",
+                job.job_id,
+                page_no,
+                1e3 * (time.perf_counter() - started),
+            )
 
     async def reject(self, job: JobSubmitted, error: DocumentError) -> None:
         self.documents_rejected += 1

@@ -58,7 +58,9 @@ async def test_cancel_skips_remaining_pages_and_ends_the_stream(make_stack, fres
     import time
 
     time.sleep(3.0)  # pages still queued would reach the model within this time if they were not skipped
-    assert slow.stats()["requests_total"] <= requests_at_cancel + 1, "pages of a cancelled job reached the model"
+    assert slow.stats()["requests_total"] <= requests_at_cancel + 1, (
+        "pages of a cancelled job reached the model"
+    )
     job = httpx.get(f"{system.url}/api/jobs/{job_id}").json()
     assert job["status"] == "cancelled" and job["pages_done"] < 10
     assert httpx.get(f"{system.url}/api/jobs/{job_id}/result").status_code == 409
@@ -100,8 +102,16 @@ async def test_seed_frontend_endpoints_keep_their_shapes(make_stack, fake_model)
 async def test_openapi_documents_every_endpoint(make_stack):
     system = make_stack(services=("gateway",))
     schema = httpx.get(f"{system.url}/docs/openapi.json").json()
-    for path in ("/api/jobs", "/api/jobs/{job_id}", "/api/jobs/{job_id}/events", "/api/jobs/{job_id}/result",
-                 "/api/jobs/{job_id}/pages", "/api/documents/convert", "/api/documents/status/{task_id}", "/healthz"):
+    for path in (
+        "/api/jobs",
+        "/api/jobs/{job_id}",
+        "/api/jobs/{job_id}/events",
+        "/api/jobs/{job_id}/result",
+        "/api/jobs/{job_id}/pages",
+        "/api/documents/convert",
+        "/api/documents/status/{task_id}",
+        "/healthz",
+    ):
         assert path in schema["paths"], path
     assert httpx.get(f"{system.url}/docs").status_code == 200
     health = httpx.get(f"{system.url}/healthz").json()

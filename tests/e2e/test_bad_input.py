@@ -19,7 +19,9 @@ pytestmark = pytest.mark.timeout(180)
 
 
 def post_file(url: str, data: bytes, filename: str = "x.pdf", **fields: str) -> httpx.Response:
-    return httpx.post(f"{url}/api/jobs", files={"file": (filename, data, "application/pdf")}, data=fields, timeout=30)
+    return httpx.post(
+        f"{url}/api/jobs", files={"file": (filename, data, "application/pdf")}, data=fields, timeout=30
+    )
 
 
 async def stored_objects(nats_url: str) -> list[str]:
@@ -64,7 +66,9 @@ async def test_bad_uploads_get_clear_errors_and_leave_nothing_behind(make_stack,
     response = httpx.post(f"{system.url}/api/jobs", data={"model": "x"}, files={"other": ("a.txt", b"x")})
     assert response.status_code == 400 and response.json()["error"] == "missing_file"
 
-    response = httpx.post(f"{system.url}/api/jobs", content=b"{}", headers={"content-type": "application/json"})
+    response = httpx.post(
+        f"{system.url}/api/jobs", content=b"{}", headers={"content-type": "application/json"}
+    )
     assert response.status_code == 415 and response.json()["error"] == "unsupported_media_type"
 
     response = post_file(system.url, text_pdf(2), longest_side="huge", dpi="5000", pages="9-3")
@@ -104,7 +108,8 @@ async def test_splitter_fails_a_job_whose_stored_file_is_not_a_readable_pdf(make
         await store.put(f"uploads/{job_id}.pdf", encrypted_pdf())
         conn_rows = await fetch_rows(
             system.database_url,
-            "INSERT INTO jobs (id, filename, upload_key, size_bytes) VALUES ($1, 'replay.pdf', $2, 10) RETURNING id",
+            "INSERT INTO jobs (id, filename, upload_key, size_bytes)"
+            " VALUES ($1, 'replay.pdf', $2, 10) RETURNING id",
             job_id,
             f"uploads/{job_id}.pdf",
         )

@@ -67,7 +67,9 @@ async def test_assembler_killed_between_pages(make_stack, fresh_fake_model):
     job_id = submit(system.url, make_coded_pdf(402, 12))["job_id"]
 
     async def recorded() -> int:
-        rows = await fetch_rows(system.database_url, "SELECT count(*) AS n FROM pages WHERE job_id = $1", job_id)
+        rows = await fetch_rows(
+            system.database_url, "SELECT count(*) AS n FROM pages WHERE job_id = $1", job_id
+        )
         return int(rows[0]["n"])
 
     deadline = time.monotonic() + 60
@@ -106,7 +108,12 @@ async def test_a_document_the_splitter_dies_on_fails_the_job_instead_of_hanging(
     pending forever. The max-deliveries advisory turns it into a failed job with the reason."""
     fake = fresh_fake_model(latency=0.5, max_concurrency=4)
     system = make_stack(
-        env={"MODEL_URL": fake.url, "OCR_MAX_IN_FLIGHT": "2", "SPLITTER_MAX_DELIVER": "1", "SPLITTER_ACK_WAIT": "1"}
+        env={
+            "MODEL_URL": fake.url,
+            "OCR_MAX_IN_FLIGHT": "2",
+            "SPLITTER_MAX_DELIVER": "1",
+            "SPLITTER_ACK_WAIT": "1",
+        }
     )
     doomed = submit(system.url, make_coded_pdf(405, 60))["job_id"]
     wait_until(lambda: stream_messages(system.nats.monitor_url, "PW_PAGES") >= 2, what="splitting started")
@@ -126,7 +133,9 @@ async def test_a_page_no_ocr_worker_finishes_becomes_a_dead_letter(make_stack, f
     """The same advisory path turns a page whose every delivery died with its worker into a failed page,
     listed by the dead-letter API, instead of a job that never ends."""
     fake = fresh_fake_model(latency=5.0, max_concurrency=4)
-    system = make_stack(env={"MODEL_URL": fake.url, "OCR_MAX_IN_FLIGHT": "2", "OCR_MAX_DELIVER": "1", "OCR_ACK_WAIT": "1"})
+    system = make_stack(
+        env={"MODEL_URL": fake.url, "OCR_MAX_IN_FLIGHT": "2", "OCR_MAX_DELIVER": "1", "OCR_ACK_WAIT": "1"}
+    )
     job_id = submit(system.url, make_coded_pdf(406, 2))["job_id"]
     wait_until(lambda: fake.stats()["in_flight"] >= 2, what="both pages at the model")
     system.stack.processes["ocr"][0].kill()

@@ -8,7 +8,6 @@ import time
 import httpx
 import pytest
 
-from tests.fakes.fake_model import REPEAT_PHRASE
 from tests.fakes.pdfs import make_coded_pdf
 from tests.helpers import (
     assert_markdown_has_pages_in_order,
@@ -45,7 +44,13 @@ async def test_peak_model_concurrency_equals_the_cap_across_three_ocr_processes(
 async def test_errors_and_timeouts_are_retried_with_bounded_requests(make_stack, fresh_fake_model):
     cap = 3
     fake = fresh_fake_model(
-        latency=0.1, jitter=0.02, max_concurrency=cap, error_rate=0.3, timeout_rate=0.1, timeout_seconds=30, seed=7
+        latency=0.1,
+        jitter=0.02,
+        max_concurrency=cap,
+        error_rate=0.3,
+        timeout_rate=0.1,
+        timeout_seconds=30,
+        seed=7,
     )
     pages = 20
     system = make_stack(
@@ -68,11 +73,15 @@ async def test_errors_and_timeouts_are_retried_with_bounded_requests(make_stack,
     # (retrying without backoff or re-sending answered pages) would be far above 3 × pages
     assert stats["requests_total"] <= 3 * pages, stats
     assert stats["peak_in_flight"] <= cap and stats["rejected_429"] == 0, stats
-    rows = await fetch_rows(system.database_url, "SELECT max(attempts) AS most FROM pages WHERE job_id = $1", job_id)
+    rows = await fetch_rows(
+        system.database_url, "SELECT max(attempts) AS most FROM pages WHERE job_id = $1", job_id
+    )
     assert rows[0]["most"] > 1, "some page needed more than one attempt"
 
 
-async def test_permanent_errors_fail_the_page_at_once_and_the_job_keeps_the_rest(make_stack, fresh_fake_model):
+async def test_permanent_errors_fail_the_page_at_once_and_the_job_keeps_the_rest(
+    make_stack, fresh_fake_model
+):
     """A 4xx that will never succeed (vLLM's 404 for an unknown model) fails its page on the first attempt.
     A job whose pages all failed is failed, with the cause on the API and the SSE stream."""
     fake = fresh_fake_model(latency=0.05, max_concurrency=8)
@@ -110,14 +119,21 @@ async def test_cut_off_and_looping_answers_are_failed_attempts_that_get_retried(
 async def test_failed_page_policy_fail_fails_the_job(make_stack, fresh_fake_model):
     fake = fresh_fake_model(latency=0.05, max_concurrency=8, error_rate=1.0)
     system = make_stack(
-        env={"MODEL_URL": fake.url, "OCR_MAX_DELIVER": "2", "OCR_RETRY_BASE": "0.1", "FAILED_PAGE_POLICY": "fail"}
+        env={
+            "MODEL_URL": fake.url,
+            "OCR_MAX_DELIVER": "2",
+            "OCR_RETRY_BASE": "0.1",
+            "FAILED_PAGE_POLICY": "fail",
+        }
     )
     job_id = submit(system.url, make_coded_pdf(333, 1))["job_id"]
     job = wait_for_status(system.url, job_id, {"failed", "completed"}, timeout=60)
     assert job["status"] == "failed" and "HTTP 500" in job["error"] and "after 2 attempts" in job["error"]
 
 
-async def test_circuit_breaker_stops_pulling_while_the_model_is_down_and_resumes(make_stack, fresh_fake_model):
+async def test_circuit_breaker_stops_pulling_while_the_model_is_down_and_resumes(
+    make_stack, fresh_fake_model
+):
     """With the model server gone, workers would burn every page's delivery attempts in seconds. The breaker
     stops pulling after a few 'unreachable' errors, probes the server, and resumes when it is back: the job
     completes although the outage lasted longer than all attempts' backoff together."""

@@ -6,13 +6,21 @@ import httpx
 import pytest
 
 from tests.fakes.pdfs import expected_page_text, make_coded_pdf, make_text_pdf
-from tests.helpers import assert_markdown_has_pages_in_order, fetch_rows, follow_events, submit, wait_for_status
+from tests.helpers import (
+    assert_markdown_has_pages_in_order,
+    fetch_rows,
+    follow_events,
+    submit,
+    wait_for_status,
+)
 
 pytestmark = pytest.mark.timeout(180)
 
 
 @pytest.mark.parametrize("backend", ["nats-objects", "s3"])
-async def test_multi_page_pdf_becomes_markdown_with_every_page_in_order(backend, make_stack, fake_model, s3_url):
+async def test_multi_page_pdf_becomes_markdown_with_every_page_in_order(
+    backend, make_stack, fake_model, s3_url
+):
     storage_url = s3_url if backend == "s3" else "nats-objects://pagewise"
     system = make_stack(env={"MODEL_URL": fake_model.url, "OCR_MAX_IN_FLIGHT": "4"}, storage_url=storage_url)
     doc_id, pages = (101 if backend == "s3" else 100), 7
@@ -38,16 +46,27 @@ async def test_multi_page_pdf_becomes_markdown_with_every_page_in_order(backend,
     assert_markdown_has_pages_in_order(result.text, doc_id, pages)
 
     job = httpx.get(f"{system.url}/api/jobs/{job_id}").json()
-    assert (job["status"], job["pages_done"], job["pages_failed"], job["percentage"]) == ("completed", pages, 0, 100.0)
+    assert (job["status"], job["pages_done"], job["pages_failed"], job["percentage"]) == (
+        "completed",
+        pages,
+        0,
+        100.0,
+    )
     rows = await fetch_rows(
-        system.database_url, "SELECT page_no, status, markdown, attempts FROM pages WHERE job_id = $1 ORDER BY page_no", job_id
+        system.database_url,
+        "SELECT page_no, status, markdown, attempts FROM pages WHERE job_id = $1 ORDER BY page_no",
+        job_id,
     )
     assert [r["page_no"] for r in rows] == list(range(1, pages + 1))
     for row in rows:
         assert row["status"] == "done" and expected_page_text(doc_id, row["page_no"]) in row["markdown"]
-    jobs = await fetch_rows(system.database_url, "SELECT status, markdown, result_key, started_at, completed_at FROM jobs")
+    jobs = await fetch_rows(
+        system.database_url, "SELECT status, markdown, result_key, started_at, completed_at FROM jobs"
+    )
     assert len(jobs) == 1 and jobs[0]["status"] == "completed" and jobs[0]["markdown"] == result.text
-    assert jobs[0]["result_key"] == f"results/{job_id}.md" and jobs[0]["completed_at"] >= jobs[0]["started_at"]
+    assert (
+        jobs[0]["result_key"] == f"results/{job_id}.md" and jobs[0]["completed_at"] >= jobs[0]["started_at"]
+    )
 
 
 async def test_page_range_processes_only_the_selected_pages(make_stack, fake_model):
@@ -80,3 +99,28 @@ async def test_result_is_409_until_the_job_completes(make_stack, fresh_fake_mode
     assert early.json()["error"] == "not_finished" and early.json()["job_status"] in ("pending", "processing")
     wait_for_status(system.url, job_id, {"completed"}, timeout=60)
     assert httpx.get(f"{system.url}/api/jobs/{job_id}/result").status_code == 200
+
+
+async def test_sse_resumes_after_any_event_id_with_nothing_lost_or_repeated(make_stack, fresh_fake_model):
+    """Reconnecting with Last-Event-ID (header, or query for clients that cannot set headers) gives exactly
+    the events after it, including across a restart of the gateway process."""
+    fake = fresh_fake_model(latency=0.3, max_concurrency=2)
+    system = make_stack(env={"MODEL_URL": fake.url, "OCR_MAX_IN_FLIGHT": "2"})
+    job_id = submit(system.url, make_coded_pdf(104, 8))["job_id"]
+    first = follow_events(system.url, job_id, stop_after=4)
+    gateway = system.stack.processes["gateway"][0]
+    gateway.kill()
+    system.stack.start_service("gateway")
+    system.stack.wait_healthy()
+    rest = follow_events(system.url, job_id, last_event_id=first[-1].id)
+    full = follow_events(system.url, job_id)
+    assert [e.id for e in first + rest] == [e.id for e in full]
+    assert full[-1].type == "completed"
+    middle = full[len(full) // 2]
+    by_query = httpx.get(
+        f"{system.url}/api/jobs/{job_id}/events", params={"last_event_id": middle.id}, timeout=30
+    ).text
+    ids = [int(line[4:]) for line in by_query.splitlines() if line.startswith("id: ")]
+    assert ids == [e.id for e in full if e.id > middle.id]
+    # a client that already saw the terminal event gets a stream that simply ends
+    assert follow_events(system.url, job_id, last_event_id=full[-1].id, timeout=30) == []

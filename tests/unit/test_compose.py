@@ -77,4 +77,7 @@ def test_postgres_credentials_match_the_database_url():
     services = compose()["services"]
     pg = services["postgres"]["environment"]
     url = services["gateway"]["environment"]["DATABASE_URL"]
-    assert url == f"postgresql://{pg['POSTGRES_USER']}:{pg['POSTGRES_PASSWORD']}@postgres:5432/{pg['POSTGRES_DB']}"
+    assert (
+        url
+        == f"postgresql://{pg['POSTGRES_USER']}:{pg['POSTGRES_PASSWORD']}@postgres:5432/{pg['POSTGRES_DB']}"
+    )

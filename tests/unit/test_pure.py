@@ -81,7 +81,10 @@ def test_unusable_documents_fail_with_a_stable_code(tmp_path: Path, maker, code:
 
 def test_error_code_is_right_even_after_an_encrypted_file_failed_first(tmp_path: Path):
     """PDFium's last-error is sticky within a process; an empty document must not be called encrypted."""
-    for name, maker, code in [("a", pdf_samples.encrypted_pdf, "encrypted"), ("b", pdf_samples.zero_page_pdf, "no_pages")]:
+    for name, maker, code in [
+        ("a", pdf_samples.encrypted_pdf, "encrypted"),
+        ("b", pdf_samples.zero_page_pdf, "no_pages"),
+    ]:
         path = tmp_path / f"{name}.pdf"
         path.write_bytes(maker())
         with pytest.raises(DocumentError) as err:
@@ -91,7 +94,11 @@ def test_error_code_is_right_even_after_an_encrypted_file_failed_first(tmp_path:
 
 # ---- assembler --------------------------------------------------------------------------------------------
 def test_assemble_orders_pages_and_marks_each():
-    pages = [PageResult(3, "done", "three", None), PageResult(1, "done", "one", None), PageResult(2, "done", "two", None)]
+    pages = [
+        PageResult(3, "done", "three", None),
+        PageResult(1, "done", "one", None),
+        PageResult(2, "done", "two", None),
+    ]
     outcome = assemble(pages, "placeholder")
     assert outcome.status == "completed"
     assert outcome.markdown.index("one") < outcome.markdown.index("two") < outcome.markdown.index("three")
@@ -101,7 +108,10 @@ def test_assemble_orders_pages_and_marks_each():
 def test_failed_page_policy():
     pages = [PageResult(1, "done", "one", None), PageResult(2, "failed", None, "model said 400")]
     placeholder = assemble(pages, "placeholder")
-    assert placeholder.status == "completed" and "page 2 could not be recognized: model said 400" in placeholder.markdown
+    assert (
+        placeholder.status == "completed"
+        and "page 2 could not be recognized: model said 400" in placeholder.markdown
+    )
     fail = assemble(pages, "fail")
     assert fail.status == "failed" and "1 of 2 pages failed" in (fail.error or "")
     all_failed = assemble([PageResult(1, "failed", None, "boom")], "placeholder")
@@ -134,7 +144,9 @@ def test_backoff_grows_and_is_capped():
 
 # ---- gateway ----------------------------------------------------------------------------------------------
 def test_options_parse_and_validate():
-    options = parse_options({"model": "qwen", "pages": "3-10", "longest_side": "1600", "dpi": "", "priority": "5"})
+    options = parse_options(
+        {"model": "qwen", "pages": "3-10", "longest_side": "1600", "dpi": "", "priority": "5"}
+    )
     assert options == JobOptions(model="qwen", first_page=3, last_page=10, longest_side=1600, priority=5)
     assert parse_options({"pages": "4-"}).first_page == 4 and parse_options({"pages": "4-"}).last_page is None
     assert parse_options({"pages": "7"}).last_page == 7
@@ -154,7 +166,9 @@ def test_page_range_is_checked_against_the_document():
 
 # ---- settings and contracts -------------------------------------------------------------------------------
 def test_settings_come_from_the_environment_with_types():
-    settings = load_settings(OcrSettings, {"OCR_MAX_IN_FLIGHT": "3", "MODEL_URL": "http://m/v1", "OCR_TIMEOUT": "2.5"})
+    settings = load_settings(
+        OcrSettings, {"OCR_MAX_IN_FLIGHT": "3", "MODEL_URL": "http://m/v1", "OCR_TIMEOUT": "2.5"}
+    )
     assert (settings.ocr_max_in_flight, settings.model_url, settings.ocr_timeout) == (3, "http://m/v1", 2.5)
     with pytest.raises(SettingsError, match="ocr_max_in_flight"):
         load_settings(OcrSettings, {"OCR_MAX_IN_FLIGHT": "many"})

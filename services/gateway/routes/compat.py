@@ -73,7 +73,7 @@ def seed_status(job: JobRow) -> SeedStatus:
     "/api/documents/convert",
     status_code=200,
     summary="Seed-compatible upload",
-    description="Multipart `file` and `strategy` (only `qwen3-vl`). Same checks and errors as POST /api/jobs.",
+    description="Multipart `file` and `strategy` (only `qwen3-vl`). Errors as in POST /api/jobs.",
     request_max_body_size=None,
     tags=["seed compatibility"],
 )

@@ -90,7 +90,12 @@ async def submit(gw: Gateway, upload: ReceivedUpload, options: JobOptions, total
         await gw.store.put_file(key, upload.path, "application/pdf")
         stored = True
         await jobs_db.insert_job(
-            gw.pool, job_id=job_id, filename=upload.filename, upload_key=key, size_bytes=upload.size, options=options
+            gw.pool,
+            job_id=job_id,
+            filename=upload.filename,
+            upload_key=key,
+            size_bytes=upload.size,
+            options=options,
         )
         recorded = True
         await publish_job(gw, job_id, key, upload.filename, upload.size, options)
@@ -101,7 +106,9 @@ async def submit(gw: Gateway, upload: ReceivedUpload, options: JobOptions, total
         if stored:
             with contextlib.suppress(Exception):
                 await gw.store.delete(key)
-        raise ApiError(503, "unavailable", f"the job could not be recorded, nothing was kept: {exc!r}") from exc
+        raise ApiError(
+            503, "unavailable", f"the job could not be recorded, nothing was kept: {exc!r}"
+        ) from exc
     return JobAccepted(
         job_id=job_id,
         status="pending",
@@ -114,7 +121,9 @@ async def submit(gw: Gateway, upload: ReceivedUpload, options: JobOptions, total
     )
 
 
-async def publish_job(gw: Gateway, job_id: str, key: str, filename: str, size: int, options: JobOptions) -> None:
+async def publish_job(
+    gw: Gateway, job_id: str, key: str, filename: str, size: int, options: JobOptions
+) -> None:
     now = time.time()
     await publish(
         gw.js,
@@ -126,7 +135,12 @@ async def publish_job(gw: Gateway, job_id: str, key: str, filename: str, size: i
         gw.js,
         subjects.job_submitted(job_id),
         JobSubmitted(
-            job_id=job_id, upload_key=key, filename=filename, size_bytes=size, options=options, submitted_at=now
+            job_id=job_id,
+            upload_key=key,
+            filename=filename,
+            size_bytes=size,
+            options=options,
+            submitted_at=now,
         ),
         subjects.job_msg_id(job_id, "submitted"),
     )
@@ -165,7 +179,9 @@ def _decode_cursor(cursor: str) -> tuple[dt.datetime, str]:
 @get("/api/jobs", summary="List jobs, newest first", tags=["jobs"])
 async def list_jobs(
     gw: Gateway,
-    status: str | None = Parameter(default=None, description="pending, processing, completed, failed, cancelled"),
+    status: str | None = Parameter(
+        default=None, description="pending, processing, completed, failed, cancelled"
+    ),
     limit: int = Parameter(default=50, ge=1, le=500),
     cursor: str | None = Parameter(default=None, description="next_cursor of the previous page"),
 ) -> JobList:
@@ -182,11 +198,15 @@ async def get_job(gw: Gateway, job_id: str) -> JobView:
     return JobView.of(await load_job(gw, job_id))
 
 
-@get("/api/jobs/{job_id:str}/pages", summary="Per-page status, attempts, duration and Markdown", tags=["jobs"])
+@get(
+    "/api/jobs/{job_id:str}/pages", summary="Per-page status, attempts, duration and Markdown", tags=["jobs"]
+)
 async def get_pages(gw: Gateway, job_id: str) -> PageList:
     job = await load_job(gw, job_id)
     pages = await jobs_db.list_pages(gw.pool, job.id)
-    return PageList(job_id=job.id, status=job.status, total_pages=job.total_pages, pages=[PageView.of(p) for p in pages])
+    return PageList(
+        job_id=job.id, status=job.status, total_pages=job.total_pages, pages=[PageView.of(p) for p in pages]
+    )
 
 
 @get(
@@ -206,7 +226,14 @@ async def get_result(gw: Gateway, job_id: str, format: str = "markdown") -> Resp
         )
     if format == "json":
         pages = await jobs_db.list_pages(gw.pool, job.id)
-        return Response(PageList(job_id=job.id, status=job.status, total_pages=job.total_pages, pages=[PageView.of(p) for p in pages]))
+        return Response(
+            PageList(
+                job_id=job.id,
+                status=job.status,
+                total_pages=job.total_pages,
+                pages=[PageView.of(p) for p in pages],
+            )
+        )
     markdown = await jobs_db.get_markdown(gw.pool, job.id) or ""
     stem = job.filename.rsplit(".", 1)[0] or "document"
     return Response(

@@ -61,7 +61,9 @@ class LocalEngine:
         self, image: bytes, media_type: str, *, model: str | None, prompt: str | None, attempt: int
     ) -> Recognition:
         try:
-            markdown = await asyncio.get_running_loop().run_in_executor(self._thread, self._recognize_sync, image)
+            markdown = await asyncio.get_running_loop().run_in_executor(
+                self._thread, self._recognize_sync, image
+            )
         except (OSError, ValueError) as exc:
             raise ModelError(f"local OCR cannot read the page image: {exc}", retryable=False) from exc
         return Recognition(markdown, self.model, "stop")

@@ -53,7 +53,9 @@ class OpenAICompatibleEngine:
             limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
         )
 
-    def request_body(self, image: bytes, media_type: str, model: str, prompt: str, attempt: int) -> dict[str, object]:
+    def request_body(
+        self, image: bytes, media_type: str, model: str, prompt: str, attempt: int
+    ) -> dict[str, object]:
         data_url = f"data:{media_type};base64,{base64.b64encode(image).decode('ascii')}"
         # olmOCR raises the temperature on each retry so a looping decode takes another path
         temperature = self.temperature + 0.1 * max(0, attempt - 1) if attempt > 1 else self.temperature
@@ -97,7 +99,9 @@ class OpenAICompatibleEngine:
             content = choice["message"]["content"] or ""
             finish_reason = choice.get("finish_reason") or "stop"
         except (ValueError, KeyError, IndexError, TypeError) as exc:
-            raise ModelError(f"model answer is not a chat completion: {response.text[:200]}", retryable=True) from exc
+            raise ModelError(
+                f"model answer is not a chat completion: {response.text[:200]}", retryable=True
+            ) from exc
         if finish_reason == "length":
             raise ModelError(
                 f"answer cut off at max_tokens={self.max_tokens} (finish_reason=length)", retryable=True
