@@ -204,7 +204,7 @@ class Postgres:
         same socket directory (used by the Postgres-restart test)."""
         from urllib.parse import parse_qs, urlsplit
 
-        from pgserver._commands import pg_ctl
+        from pgserver._commands import pg_ctl  # type: ignore[attr-defined]
 
         assert self._server is not None, "restart needs the embedded server"
         socket_dir = parse_qs(urlsplit(self.url()).query)["host"][0]

@@ -8,9 +8,10 @@ must survive a gateway restart, which only works if one place owns the SSE resum
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -108,7 +109,14 @@ def _transport_message(base_url: str, exc: Exception) -> str:
 class Api:
     """The gateway's endpoints as coroutines; raises :class:`ClientError` subclasses, never httpx errors."""
 
-    def __init__(self, base_url: str, *, timeout: float = 30.0, sse_read_timeout: float = 60.0) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout: float = 30.0,
+        sse_read_timeout: float = 60.0,
+        transport: httpx.AsyncBaseTransport | None = None,  # tests script the gateway with a MockTransport
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = httpx.Timeout(timeout, connect=10.0)
         # Reading an SSE stream waits for keep-alives (every 15 s by default); a longer silence means the
@@ -121,6 +129,7 @@ class Api:
                 # one SSE stream per file is held open for the whole job: no pool cap, or file 101 would hang
                 limits=httpx.Limits(max_connections=None, max_keepalive_connections=20),
                 headers={"User-Agent": "pagewise-cli"},
+                transport=transport,
             )
         except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
             raise ClientError(f"bad --url {base_url!r}: {exc}", EXIT_USAGE) from exc
@@ -187,50 +196,61 @@ class Api:
         """Every event of the job from the start, ending after the terminal one.
 
         A dropped connection (gateway restart, proxy timeout) is resumed with ``Last-Event-ID``, so no event
-        is lost or repeated. Only ``retry_for`` seconds of continuous failure give up, with
+        is lost or repeated. Should resuming itself fail (a resumed stream that breaks before its first
+        event), the stream is replayed from the start instead and the events already seen are skipped by
+        id: slower, equally exact. Only ``retry_for`` seconds without progress give up, with
         :class:`Unreachable`; the job itself keeps running on the server either way.
         """
-        last_id: int | None = None
-        retry = Retrier(retry_for, self.base_url)  # reset by every successful connection
-        early_close = Retrier(retry_for, self.base_url)  # reset only by events: a stream that keeps closing
+        cursor = StreamCursor()
+        retry = Retrier(retry_for)
         while True:
-            headers = {"Last-Event-ID": str(last_id)} if last_id is not None else {}
             try:
-                async with aconnect_sse(
-                    self.http, "GET", f"{job_path(job_id)}/events", headers=headers, timeout=self.sse_timeout
-                ) as source:
-                    if not source.response.is_success:
-                        await source.response.aread()
-                        raise ApiError.from_response(source.response)
-                    retry.reset()
-                    async for sse in source.aiter_sse():
-                        if sse.retry is not None:
-                            retry.server_hint = early_close.server_hint = sse.retry / 1000.0
-                        if not sse.data:  # the opening comment and keep-alives
-                            continue
-                        early_close.reset()
-                        event = Event(int(sse.id), sse.event, json.loads(sse.data))
-                        last_id = event.id
+                async with contextlib.aclosing(self._connect_once(job_id, cursor, retry)) as stream:
+                    async for event in stream:
                         yield event
                         if event.type in TERMINAL_EVENTS:
                             return
                 # Closed without a terminal event: the gateway went away cleanly, or the job ended with
                 # its terminal event no longer in the stream. The job's status tells which.
-                ended = await self._terminal_from_status(job_id, last_id)
+                ended = await self._terminal_from_status(job_id, cursor.last_id)
                 if ended is not None:
                     yield ended
                     return
-                await early_close.wait("the event stream closed before the job ended", on_retry)
+                reason = "the event stream closed before the job ended"
             except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
                 raise ClientError(f"bad --url {self.base_url!r}: {exc}", EXIT_USAGE) from exc
             except (httpx.TransportError, SSEError) as exc:
-                await retry.wait(_transport_message(self.base_url, exc), on_retry)
-            except ApiError as exc:
+                reason = _transport_message(self.base_url, exc)
+            except ClientError as exc:
                 if exc.exit_code != EXIT_UNREACHABLE:
-                    raise
-                await retry.wait(exc.message, on_retry)
-            except Unreachable as exc:
-                await retry.wait(exc.message, on_retry)
+                    raise  # 404 and the like: retrying cannot help
+                reason = exc.message
+            cursor.connection_failed()
+            await retry.wait(reason, on_retry)
+
+    async def _connect_once(
+        self, job_id: str, cursor: StreamCursor, retry: Retrier
+    ) -> AsyncGenerator[Event, None]:
+        """One SSE connection: the events after ``cursor`` until the server closes it or it breaks."""
+        headers = {"Last-Event-ID": str(cursor.last_id)} if cursor.resume else {}
+        async with aconnect_sse(
+            self.http, "GET", f"{job_path(job_id)}/events", headers=headers, timeout=self.sse_timeout
+        ) as source:
+            if not source.response.is_success:
+                await source.response.aread()
+                raise ApiError.from_response(source.response)
+            retry.connected()
+            cursor.connected()
+            async for sse in source.aiter_sse():
+                if sse.retry is not None:
+                    retry.server_hint = sse.retry / 1000.0
+                if not sse.data:  # the opening comment and keep-alives
+                    continue
+                event = Event(int(sse.id), sse.event, json.loads(sse.data))
+                if not cursor.advance(event.id):
+                    continue  # replayed from the start: already seen
+                retry.reset()
+                yield event
 
     async def _terminal_from_status(self, job_id: str, last_id: int | None) -> Event | None:
         """A synthetic terminal event from the job's status, for a stream that ended without one."""
@@ -256,7 +276,7 @@ class Api:
         on_retry: Callable[[str], None] | None = None,
     ) -> T:
         """Repeat an idempotent request through a gateway restart (never used for uploads)."""
-        retry = Retrier(retry_for, self.base_url)
+        retry = Retrier(retry_for)
         while True:
             try:
                 return await call()
@@ -268,13 +288,58 @@ class Api:
                 await retry.wait(exc.message, on_retry)
 
 
-class Retrier:
-    """Backoff between reconnects, giving up after ``budget`` seconds without one success."""
+class StreamCursor:
+    """Where the client is in a job's event stream, and whether resuming from there works.
 
-    def __init__(self, budget: float, base_url: str) -> None:
+    Ids are stream sequence numbers, so they only grow: an id not above ``last_id`` is a replayed one.
+    """
+
+    STABLE_AFTER = 5.0  # a resumed connection alive this long without failing proves resuming works
+
+    def __init__(self) -> None:
+        self.last_id: int | None = None
+        self.resume_works = True
+        self.resumed_at: float | None = None  # when the current resumed connection was answered
+        self.got_event = False
+
+    @property
+    def resume(self) -> bool:
+        return self.last_id is not None and self.resume_works
+
+    def connected(self) -> None:
+        self.resumed_at = time.monotonic() if self.resume else None
+        self.got_event = False
+
+    def advance(self, event_id: int) -> bool:
+        if self.last_id is not None and event_id <= self.last_id:
+            return False
+        self.last_id = event_id
+        self.got_event = True
+        return True
+
+    def connection_failed(self) -> None:
+        """A resumed stream that was accepted but broke at once, before any event, points at the gateway
+        failing to resume: replay from the start from now on."""
+        if self.resumed_at is not None and not self.got_event:
+            if time.monotonic() - self.resumed_at < self.STABLE_AFTER:
+                self.resume_works = False
+        self.resumed_at = None
+
+
+class Retrier:
+    """Backoff between reconnects, giving up after ``budget`` seconds without progress.
+
+    Progress is an event, or a connection that stayed up a while (a slow job may send only keep-alives);
+    a connection that is accepted and then breaks at once is not, or a broken gateway would be hammered
+    forever.
+    """
+
+    STABLE_AFTER = 5.0
+
+    def __init__(self, budget: float) -> None:
         self.budget = budget
-        self.base_url = base_url
         self.failing_since: float | None = None
+        self.connected_at: float | None = None
         self.delay = 0.25
         self.server_hint: float | None = None
 
@@ -282,8 +347,14 @@ class Retrier:
         self.failing_since = None
         self.delay = 0.25
 
+    def connected(self) -> None:
+        self.connected_at = time.monotonic()
+
     async def wait(self, reason: str, on_retry: Callable[[str], None] | None) -> None:
         now = time.monotonic()
+        if self.connected_at is not None and now - self.connected_at >= self.STABLE_AFTER:
+            self.reset()
+        self.connected_at = None
         if self.failing_since is None:
             self.failing_since = now
         elif now - self.failing_since > self.budget:

@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rich import box
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 
 from services.client.api import (
     EXIT_INTERRUPTED,
@@ -46,6 +47,9 @@ exit codes:
 
 UPLOAD_CONCURRENCY = 4
 """Files uploaded at once: enough to overlap round trips, few enough not to saturate a link or the gateway."""
+
+UPLOAD_FIELDS = ("model", "prompt", "pages", "dpi", "longest_side", "priority")
+"""Form fields of ``POST /api/jobs``, each also the ``submit`` option's argparse dest."""
 
 DEFAULT_RETRY_FOR = 120.0
 JOB_STATUSES = ("pending", "processing", "completed", "failed", "cancelled")
@@ -190,9 +194,9 @@ def run(main: Callable[[], Awaitable[int]], on_interrupt: Callable[[], None] | N
         error(exc.message)
         return exc.exit_code
     except KeyboardInterrupt:
+        error("interrupted")
         if on_interrupt is not None:
             on_interrupt()
-        error("interrupted")
         return EXIT_INTERRUPTED
 
 
@@ -270,11 +274,7 @@ class FileOutcome:
 
 def upload_fields(args: argparse.Namespace) -> dict[str, str]:
     """Only the options the user set: everything else falls back to the server's settings."""
-    names = {"model": "model", "prompt": "prompt", "pages": "pages", "dpi": "dpi", "priority": "priority"}
-    fields = {field: str(getattr(args, a)) for a, field in names.items() if getattr(args, a) is not None}
-    if args.longest_side is not None:
-        fields["longest_side"] = str(args.longest_side)
-    return fields
+    return {name: str(getattr(args, name)) for name in UPLOAD_FIELDS if getattr(args, name) is not None}
 
 
 def check_inputs(paths: list[Path], out_dir: Path | None) -> list[str]:
@@ -456,8 +456,8 @@ def format_size(size: int) -> str:
     return f"{size} B"
 
 
-def format_time(epoch: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(epoch))
+def format_time(epoch: float, *, short: bool = False) -> str:
+    return time.strftime("%m-%d %H:%M" if short else "%Y-%m-%d %H:%M:%S", time.localtime(epoch))
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
@@ -532,23 +532,34 @@ def cmd_jobs(args: argparse.Namespace) -> int:
 
 def print_jobs(jobs: list[dict[str, Any]]) -> None:
     """A table for a terminal; tab-separated lines (no header) for pipes, which ``cut`` and ``awk`` read."""
+    console = Console()
+    terminal = console.is_terminal
     rows = [
         (
             str(j.get("job_id")),
             str(j.get("status")),
             str(j.get("filename")),
             f"{j.get('pages_done', 0)}/{j.get('total_pages') if j.get('total_pages') is not None else '?'}",
-            format_time(float(j.get("created_at") or 0)),
+            format_time(float(j.get("created_at") or 0), short=terminal),
         )
         for j in jobs
     ]
-    console = Console()
-    if not console.is_terminal:
+    if not terminal:
         for row in rows:
             print("\t".join(row))
         sys.stdout.flush()
         return
-    table = Table("job", "status", "file", "pages", "created")
+    # the id is what people copy into the next command: never cut it, cut the file name instead
+    table = Table(
+        Column("job", no_wrap=True, min_width=36),
+        Column("status", no_wrap=True),
+        Column("file", overflow="ellipsis", no_wrap=True),
+        Column("pages", no_wrap=True),
+        Column("created", no_wrap=True),
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+    )
     for row in rows:
         table.add_row(*row)
     console.print(table)

@@ -18,6 +18,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 from nats.js import JetStreamContext
 from nats.js.api import ObjectStoreConfig, StorageType
 from nats.js.errors import BucketNotFoundError, NotFoundError, ObjectNotFoundError
+from nats.js.object_store import ObjectStore
 
 
 class BlobNotFound(KeyError):
@@ -44,7 +45,7 @@ class NatsObjectStore:
     def __init__(self, js: JetStreamContext, bucket: str) -> None:
         self._js = js
         self._bucket = bucket
-        self._store = None  # type: ignore[var-annotated]
+        self._store: ObjectStore | None = None
 
     async def open(self) -> NatsObjectStore:
         try:
@@ -64,7 +65,7 @@ class NatsObjectStore:
         return self
 
     @property
-    def _obs(self):  # type: ignore[no-untyped-def]
+    def _obs(self) -> ObjectStore:
         assert self._store is not None, "call open() first"
         return self._store
 
