@@ -45,10 +45,18 @@ def create_app(settings: GatewaySettings) -> Litestar:
             await gw.close()
 
     def provide_gateway(state: State) -> Gateway:
-        return state.gateway  # type: ignore[no-any-return]
+        gateway: Gateway = state.gateway
+        return gateway
 
     return Litestar(
-        route_handlers=[*jobs.ROUTES, *events.ROUTES, *health.ROUTES, *compat.ROUTES, *failures.ROUTES, *web.ROUTES],
+        route_handlers=[
+            *jobs.ROUTES,
+            *events.ROUTES,
+            *health.ROUTES,
+            *compat.ROUTES,
+            *failures.ROUTES,
+            *web.ROUTES,
+        ],
         lifespan=[lifespan],
         dependencies={"gw": Provide(provide_gateway, sync_to_thread=False)},
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]

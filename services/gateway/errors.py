@@ -35,7 +35,13 @@ def handle_validation_error(_: Request[Any, Any, Any], exc: ValidationException)
     )
 
 
-_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "too_large", 415: "unsupported_media_type"}
+_CODES = {
+    400: "bad_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "too_large",
+    415: "unsupported_media_type",
+}
 
 
 def handle_http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
@@ -44,7 +50,9 @@ def handle_http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response
     if status == 413:
         message = "the upload is larger than the limit (MAX_UPLOAD_MB)"
     return Response(
-        error_body(status, _CODES.get(status, "error"), message), status_code=status, media_type=MediaType.JSON
+        error_body(status, _CODES.get(status, "error"), message),
+        status_code=status,
+        media_type=MediaType.JSON,
     )
 
 

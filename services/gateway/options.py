@@ -27,7 +27,9 @@ def parse_options(fields: Mapping[str, str]) -> JobOptions:
         try:
             value = kind(raw)
         except ValueError:
-            errors.append({"field": name, "message": f"{raw!r} is not a {'whole ' if kind is int else ''}number"})
+            errors.append(
+                {"field": name, "message": f"{raw!r} is not a {'whole ' if kind is int else ''}number"}
+            )
             return None
         low, high = LIMITS[name]
         if not low <= value <= high:
@@ -52,7 +54,9 @@ def parse_options(fields: Mapping[str, str]) -> JobOptions:
             first_page = int(match.group(1))
             last_page = int(match.group(2)) if match.group(2) else (None if "-" in pages else first_page)
             if first_page < 1 or (last_page is not None and last_page < first_page):
-                errors.append({"field": "pages", "message": "pages start at 1 and a range must not run backwards"})
+                errors.append(
+                    {"field": "pages", "message": "pages start at 1 and a range must not run backwards"}
+                )
     options = JobOptions(
         model=text("model", 200),
         prompt=text("prompt", 8000),
@@ -63,7 +67,9 @@ def parse_options(fields: Mapping[str, str]) -> JobOptions:
         priority=int(number("priority", int) or 0),
     )
     if errors:
-        raise ApiError(422, "invalid_options", "; ".join(f"{e['field']}: {e['message']}" for e in errors), details=errors)
+        raise ApiError(
+            422, "invalid_options", "; ".join(f"{e['field']}: {e['message']}" for e in errors), details=errors
+        )
     return options
 
 

@@ -149,6 +149,8 @@ def screenshot(page: Page, name: str) -> Path:
 def test_upload_by_file_dialog_and_by_drop_shows_progress_and_markdown(
     make_stack, fake_model, page, tmp_path
 ):
+    """The issue's walk-through: a PDF in through the page's own upload code (file dialog, then a drop of
+    several files), the bar to 100 %, the Markdown read back from the page, a screenshot for the record."""
     system = make_stack(env={"MODEL_URL": fake_model.url, "OCR_MAX_IN_FLIGHT": "4"})
     report, slides, broken = tmp_path / "report.pdf", tmp_path / "slides.pdf", tmp_path / "broken.pdf"
     report.write_bytes(make_coded_pdf(500, 6))
@@ -267,6 +269,8 @@ def test_browser_eventsource_resumes_across_a_gateway_restart_with_every_event_o
 
 
 def test_cancel_button_cancels_a_running_job(make_stack, fresh_fake_model, page, tmp_path):
+    """Cancel is a DELETE whose outcome also arrives as the stream's last event: the card must settle on
+    cancelled whichever comes first, and the page must close the stream instead of reconnecting forever."""
     slow = fresh_fake_model(latency=1.0, jitter=0.05, max_concurrency=1)
     system = make_stack(env={"MODEL_URL": slow.url, "OCR_MAX_IN_FLIGHT": "1"})
     draft = tmp_path / "draft.pdf"

@@ -132,7 +132,6 @@
     };
     state.jobs.set(job.key, job);
     job.card = makeCard(job);
-    ui.jobs.prepend(job.card.root);
     return job;
   }
 
@@ -176,9 +175,10 @@
   // ---- uploads -------------------------------------------------------------------------------------------
 
   function addFiles(files) {
-    let first = null;
+    const batch = [];
     for (const file of files) {
       const job = newJob({ filename: file.name, size: file.size });
+      batch.push(job);
       if (!isPdf(file)) {
         job.status = "failed";
         job.error = "This is not a PDF file.";
@@ -187,10 +187,10 @@
         job.file = file;
         uploadQueue.push(job);
       }
-      first = first || job;
       renderJob(job);
     }
-    if (first) select(first.key);
+    ui.jobs.prepend(...batch.map((job) => job.card.root)); // newest on top, a batch in the order given
+    if (batch.length) select(batch[0].key);
     renderList();
     pumpUploads();
   }
@@ -447,7 +447,7 @@
     renderJob(job);
     if (state.selected === job.key) {
       if (type === "page" || type === "page_failed") upsertPage(job, data.page_no);
-      else if (type === "split") renderViewer();
+      else if (type === "split" || TERMINAL.has(type)) renderViewer(); // placeholders appear, or stop waiting
       else renderViewerHead();
     }
   }
@@ -551,7 +551,8 @@
     const meta = [formatBytes(job.size)];
     if (job.total) meta.push(`${job.total} page${job.total === 1 ? "" : "s"}`);
     c.meta.textContent = meta.filter(Boolean).join(" · ");
-    c.badge.textContent = job.cancelling ? "cancelling" : job.status;
+    // the cancelled event may come over the stream before the DELETE has answered
+    c.badge.textContent = job.cancelling && !TERMINAL.has(job.status) ? "cancelling" : job.status;
     const percent = job.status === "uploading" ? job.uploadFraction * 100 : job.percentage || 0;
     c.fill.style.width = `${Math.max(0, Math.min(100, percent))}%`;
     c.bar.setAttribute("aria-valuenow", String(Math.round(percent)));
@@ -754,6 +755,7 @@
     const existing = jobById(id);
     if (existing) return existing;
     const job = newJob({ status: "pending", ...fields });
+    ui.jobs.prepend(job.card.root);
     setId(job, id);
     renderJob(job);
     follow(job); // from the start: the stream replays the job's whole history
