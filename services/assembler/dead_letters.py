@@ -47,7 +47,8 @@ class DeadLetterHandler:
         if advisory.stream == streams.PAGES_STREAM:
             page = events.page_rendered_decoder.decode(original.data)
             error = (
-                f"no OCR worker finished this page in {advisory.deliveries} deliveries (workers crashed on it)"
+                f"no OCR worker finished this page in {advisory.deliveries} deliveries"
+                " (workers crashed on it)"
             )
             log.warning("job %s page %d: %s", page.job_id, page.page_no, error)
             await publish(
