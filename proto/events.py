@@ -30,7 +30,6 @@ class JobOptions(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     dpi: float | None = None
     first_page: int | None = None
     last_page: int | None = None
-    priority: int = 0
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -54,7 +54,10 @@ def cmd_up(args: argparse.Namespace) -> int:
             for name, procs in stack.processes.items():
                 for index, proc in enumerate(procs):
                     if not proc.alive:
-                        print(f"{name} exited ({proc.proc.returncode if proc.proc else '?'}); restarting", flush=True)
+                        print(
+                            f"{name} exited ({proc.proc.returncode if proc.proc else '?'}); restarting",
+                            flush=True,
+                        )
                         procs[index] = proc.start()
     except KeyboardInterrupt:
         print("\nstopping...", flush=True)
@@ -80,7 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up", help="run NATS, Postgres and every service locally")
-    up.add_argument("--home", default=os.environ.get("PAGEWISE_HOME", ".pagewise"), help="data and logs folder")
+    up.add_argument(
+        "--home", default=os.environ.get("PAGEWISE_HOME", ".pagewise"), help="data and logs folder"
+    )
     up.add_argument("--port", type=int, default=0, help="gateway port (default 8000, or a free one)")
     up.add_argument("--ocr", type=int, default=1, help="number of OCR processes")
     up.set_defaults(func=cmd_up)

@@ -179,19 +179,22 @@ class Ledger:
             )
         counts = await conn.fetchrow(
             "SELECT count(*) FILTER (WHERE status = 'done') AS done,"
-            " count(*) FILTER (WHERE status = 'failed') AS failed FROM pages WHERE job_id = $1",
+            " count(*) FILTER (WHERE status = 'failed') AS failed,"
+            " coalesce(sum(attempts - 1), 0) AS retries FROM pages WHERE job_id = $1",
             event.job_id,
         )
         assert counts is not None
         done, failed = int(counts["done"]), int(counts["failed"])
         row = await conn.fetchrow(
             "UPDATE jobs SET pages_done = $2, pages_failed = $3, total_pages = coalesce(total_pages, $4),"
+            " retry_count = $5,"
             " status = 'processing', started_at = coalesce(started_at, now()), updated_at = now()"
             " WHERE id = $1 RETURNING extract(epoch FROM started_at) AS started",
             event.job_id,
             done,
             failed,
             total,
+            int(counts["retries"]),
         )
         assert row is not None
         now = time.time()

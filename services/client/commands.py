@@ -48,7 +48,7 @@ exit codes:
 UPLOAD_CONCURRENCY = 4
 """Files uploaded at once: enough to overlap round trips, few enough not to saturate a link or the gateway."""
 
-UPLOAD_FIELDS = ("model", "prompt", "pages", "dpi", "longest_side", "priority")
+UPLOAD_FIELDS = ("model", "prompt", "pages", "dpi", "longest_side")
 """Form fields of ``POST /api/jobs``, each also the ``submit`` option's argparse dest."""
 
 DEFAULT_RETRY_FOR = 120.0
@@ -114,7 +114,6 @@ def _add_submit(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
     p.add_argument("--pages", metavar="RANGE", help="pages to convert: '5', '3-10' or '4-' (default: all)")
     p.add_argument("--dpi", help="rendering resolution, 36-600")
     p.add_argument("--longest-side", metavar="PX", help="rendered page's longest side in pixels, 256-4096")
-    p.add_argument("--priority", help="0 (default) to 9: higher runs first")
     _add_json(p, "one JSON list, a record per file")
     _add_retry_for(p)
     p.set_defaults(func=cmd_submit)

@@ -38,6 +38,8 @@ class BlobStore(Protocol):
         """Delete ``key``; a missing key is not an error (deletes are retried after crashes)."""
         ...
 
+    async def exists(self, key: str) -> bool: ...
+
     async def ping(self) -> None: ...
 
 
@@ -95,6 +97,13 @@ class NatsObjectStore:
             await self._obs.delete(key)
         except (ObjectNotFoundError, NotFoundError):
             pass
+
+    async def exists(self, key: str) -> bool:
+        try:
+            info = await self._obs.get_info(key)
+        except (ObjectNotFoundError, NotFoundError):
+            return False
+        return not info.deleted
 
     async def ping(self) -> None:
         await self._obs.status()
@@ -181,6 +190,20 @@ class S3Store:
 
     async def delete(self, key: str) -> None:
         await asyncio.to_thread(self._client.remove_object, self._bucket, key)
+
+    async def exists(self, key: str) -> bool:
+        def stat() -> bool:
+            from minio.error import S3Error
+
+            try:
+                self._client.stat_object(self._bucket, key)
+            except S3Error as exc:
+                if exc.code in ("NoSuchKey", "NoSuchObject"):
+                    return False
+                raise
+            return True
+
+        return await asyncio.to_thread(stat)
 
     async def ping(self) -> None:
         await asyncio.to_thread(self._client.bucket_exists, self._bucket)

@@ -13,7 +13,6 @@ _RANGE = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d*)\s*)?$")
 LIMITS = {
     "longest_side": (256, 4096),
     "dpi": (36.0, 600.0),
-    "priority": (0, 9),
 }
 
 
@@ -64,7 +63,6 @@ def parse_options(fields: Mapping[str, str]) -> JobOptions:
         dpi=number("dpi", float),
         first_page=first_page,
         last_page=last_page,
-        priority=int(number("priority", int) or 0),
     )
     if errors:
         raise ApiError(

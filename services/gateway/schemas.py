@@ -44,6 +44,7 @@ class JobView(msgspec.Struct, frozen=True, kw_only=True):
     pages_failed: int
     percentage: float
     error: str | None
+    retries: int
     options: dict[str, Any]
     created_at: float
     started_at: float | None
@@ -64,6 +65,7 @@ class JobView(msgspec.Struct, frozen=True, kw_only=True):
             pages_failed=job.pages_failed,
             percentage=job.percentage,
             error=job.error,
+            retries=job.retry_count,
             options=job.options,
             created_at=job.created_at,
             started_at=job.started_at,

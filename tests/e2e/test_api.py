@@ -117,3 +117,32 @@ async def test_openapi_documents_every_endpoint(make_stack):
     health = httpx.get(f"{system.url}/healthz").json()
     assert health == {"ok": True, "nats": True, "database": True, "storage": True}
     assert "pagewise_gateway_sse_clients" in httpx.get(f"{system.url}/metrics").text
+
+
+async def test_rerun_reprocesses_the_stored_upload_with_a_new_model_and_prompt(make_stack, fake_model):
+    system = make_stack(env={"MODEL_URL": fake_model.url})
+    first = submit(system.url, make_coded_pdf(230, 5), filename="again.pdf", pages="2-4")["job_id"]
+    wait_for_status(system.url, first, {"completed"}, timeout=60)
+
+    response = httpx.post(
+        f"{system.url}/api/jobs/{first}/rerun", json={"model": "qwen3-vl-next", "prompt": "Transcribe."}
+    )
+    assert response.status_code == 202, response.text
+    rerun = response.json()
+    assert rerun["job_id"] != first and rerun["total_pages"] == 3 and rerun["filename"] == "again.pdf"
+    job = wait_for_status(system.url, rerun["job_id"], {"completed"}, timeout=60)
+    assert job["parent_job_id"] == first
+    assert job["options"]["model"] == "qwen3-vl-next" and job["options"]["first_page"] == 2
+    pages = httpx.get(f"{system.url}/api/jobs/{rerun['job_id']}/pages").json()["pages"]
+    assert [p["page_no"] for p in pages] == [2, 3, 4]
+    assert {p["model"] for p in pages} == {"qwen3-vl-next"}, "the new model was asked (the fake echoes it)"
+    for page in pages:
+        assert expected_page_text(230, page["page_no"]) in page["markdown"]
+    # the original job is untouched
+    assert {p["model"] for p in httpx.get(f"{system.url}/api/jobs/{first}/pages").json()["pages"]} != {"qwen3-vl-next"}
+
+    bad = httpx.post(f"{system.url}/api/jobs/{first}/rerun", json={"pages": "9-12"})
+    assert bad.status_code == 422 and bad.json()["error"] == "invalid_options"
+    unknown = httpx.post(f"{system.url}/api/jobs/{first}/rerun", json={"colour": "blue"})
+    assert unknown.status_code in (400, 422)
+    assert httpx.post(f"{system.url}/api/jobs/{'0' * 8}-0000-0000-0000-{'0' * 12}/rerun").status_code == 404

@@ -77,6 +77,7 @@ async def test_errors_and_timeouts_are_retried_with_bounded_requests(make_stack,
         system.database_url, "SELECT max(attempts) AS most FROM pages WHERE job_id = $1", job_id
     )
     assert rows[0]["most"] > 1, "some page needed more than one attempt"
+    assert job["retries"] > 0, "the job's retry count adds up the pages' extra attempts"
 
 
 async def test_permanent_errors_fail_the_page_at_once_and_the_job_keeps_the_rest(

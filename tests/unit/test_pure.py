@@ -145,14 +145,14 @@ def test_backoff_grows_and_is_capped():
 # ---- gateway ----------------------------------------------------------------------------------------------
 def test_options_parse_and_validate():
     options = parse_options(
-        {"model": "qwen", "pages": "3-10", "longest_side": "1600", "dpi": "", "priority": "5"}
+        {"model": "qwen", "pages": "3-10", "longest_side": "1600", "dpi": ""}
     )
-    assert options == JobOptions(model="qwen", first_page=3, last_page=10, longest_side=1600, priority=5)
+    assert options == JobOptions(model="qwen", first_page=3, last_page=10, longest_side=1600)
     assert parse_options({"pages": "4-"}).first_page == 4 and parse_options({"pages": "4-"}).last_page is None
     assert parse_options({"pages": "7"}).last_page == 7
     with pytest.raises(ApiError) as err:
-        parse_options({"longest_side": "10", "pages": "x", "priority": "high"})
-    assert {d["field"] for d in err.value.extra_fields["details"]} == {"longest_side", "pages", "priority"}
+        parse_options({"longest_side": "10", "pages": "x", "dpi": "fast"})
+    assert {d["field"] for d in err.value.extra_fields["details"]} == {"longest_side", "pages", "dpi"}
 
 
 def test_page_range_is_checked_against_the_document():

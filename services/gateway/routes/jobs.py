@@ -9,6 +9,8 @@ import time
 import uuid
 from typing import Any
 
+import msgspec
+
 from litestar import Request, Response, delete, get, post
 from litestar.params import Parameter
 
@@ -153,7 +155,7 @@ async def publish_job(
     description=(
         "Multipart form with the PDF in field `file` (or a raw `application/pdf` body). Optional fields "
         "(or query parameters): `model`, `prompt`, `longest_side` (256-4096 px), `dpi` (36-600), "
-        "`pages` ('5', '3-10', '4-'), `priority` (0-9). Answers at once with the job's URLs; follow "
+        "`pages` ('5', '3-10', '4-'). Answers at once with the job's URLs; follow "
         "`events_url` (SSE) for progress. Errors: 400 no/empty file, 413 too large, 415 not a PDF, "
         "422 unreadable/encrypted/empty PDF or bad options, 503 storage or bus unavailable."
     ),
@@ -174,6 +176,69 @@ def _decode_cursor(cursor: str) -> tuple[dt.datetime, str]:
         return dt.datetime.fromtimestamp(float(ts), dt.UTC), str(uuid.UUID(job_id))
     except Exception:
         raise ApiError(400, "bad_cursor", "the cursor is not one this API gave out") from None
+
+
+class RerunRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Options for the new run; each one left out is taken from the job being rerun."""
+
+    model: str | None = None
+    prompt: str | None = None
+    longest_side: int | None = None
+    dpi: float | None = None
+    pages: str | None = None
+
+
+def _inherited_fields(options: dict[str, Any]) -> dict[str, str]:
+    fields = {k: str(options[k]) for k in ("model", "prompt", "longest_side", "dpi") if options.get(k) is not None}
+    if options.get("first_page"):
+        fields["pages"] = f"{options['first_page']}-{options.get('last_page') or ''}"
+    return fields
+
+
+@post(
+    "/api/jobs/{job_id:str}/rerun",
+    status_code=202,
+    summary="Process an uploaded document again (new model, prompt or options), without re-uploading",
+    description=(
+        "JSON body with any of `model`, `prompt`, `longest_side`, `dpi`, `pages`; the rest is taken from the "
+        "original job. The new job records `parent_job_id`. 410 when the upload is no longer stored."
+    ),
+    tags=["jobs"],
+)
+async def rerun_job(gw: Gateway, job_id: str, data: RerunRequest | None = None) -> JobAccepted:
+    parent = await load_job(gw, job_id)
+    given = {k: str(v) for k, v in msgspec.structs.asdict(data).items() if v is not None} if data else {}
+    options = parse_options({**_inherited_fields(parent.options), **given})
+    if not await gw.store.exists(parent.upload_key):
+        raise ApiError(410, "upload_gone", "the original upload is no longer stored; upload the file again")
+    total = parent.total_pages or 0
+    if parent.document_pages:
+        total = check_page_range(options, parent.document_pages, gw.settings.max_pages)
+    new_id = str(uuid.uuid4())
+    await jobs_db.insert_job(
+        gw.pool,
+        job_id=new_id,
+        filename=parent.filename,
+        upload_key=parent.upload_key,
+        size_bytes=parent.size_bytes,
+        options=options,
+        parent_job_id=parent.id,
+    )
+    try:
+        await publish_job(gw, new_id, parent.upload_key, parent.filename, parent.size_bytes, options)
+    except Exception as exc:
+        await gw.pool.execute("DELETE FROM jobs WHERE id = $1", new_id)
+        raise ApiError(503, "unavailable", f"the job could not be queued: {exc!r}") from exc
+    return JobAccepted(
+        job_id=new_id,
+        status="pending",
+        filename=parent.filename,
+        size_bytes=parent.size_bytes,
+        total_pages=total,
+        status_url=f"/api/jobs/{new_id}",
+        events_url=f"/api/jobs/{new_id}/events",
+        result_url=f"/api/jobs/{new_id}/result",
+    )
 
 
 @get("/api/jobs", summary="List jobs, newest first", tags=["jobs"])
@@ -283,4 +348,4 @@ async def remove_page_images(gw: Gateway, job_id: str, pages: range) -> None:
                 await gw.store.delete(page_image_key(job_id, page_no, ext))
 
 
-ROUTES = [create_job, list_jobs, get_job, get_pages, get_result, cancel_job]
+ROUTES = [create_job, rerun_job, list_jobs, get_job, get_pages, get_result, cancel_job]
