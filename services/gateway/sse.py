@@ -14,6 +14,7 @@ from collections.abc import AsyncGenerator, Awaitable, Callable
 
 import nats.errors
 from litestar.response import ServerSentEventMessage
+from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from proto import streams, subjects
@@ -49,7 +50,7 @@ async def job_event_stream(
         stream=streams.EVENTS_STREAM,
         ordered_consumer=True,
         config=start,
-        inactive_threshold=60.0,
+        inactive_threshold=30.0,
     )
     gw.counters.sse_clients += 1
     try:
@@ -75,9 +76,14 @@ async def job_event_stream(
         # The client went away or the job ended. Unsubscribing must not be cancelled along with the
         # generator (Litestar #3772), so it runs as its own task; the consumer's inactive_threshold
         # removes it from the server even if this never runs.
-        gw.spawn(_unsubscribe(sub))
+        gw.spawn(_unsubscribe(gw, sub))
 
 
-async def _unsubscribe(sub: object) -> None:
+async def _unsubscribe(gw: Gateway, sub: JetStreamContext.PushSubscription) -> None:
+    """Stop delivery and delete the ephemeral consumer now, rather than after its inactive threshold: a
+    thousand watchers coming and going must not leave a thousand idle consumers on the server."""
     with contextlib.suppress(Exception):
-        await asyncio.wait_for(sub.unsubscribe(), 5)  # type: ignore[attr-defined]
+        info = await asyncio.wait_for(sub.consumer_info(), 5)
+        await asyncio.wait_for(gw.js.delete_consumer(streams.EVENTS_STREAM, info.name), 5)
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(sub.unsubscribe(), 5)
