@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import time
 import traceback
 from collections.abc import Callable
@@ -14,7 +15,7 @@ from rich.console import Console
 from bench.config import RESULTS_DIR, BenchConfig
 from bench.harness import BenchEnv
 from bench.report import ScenarioResult, print_table, write_json
-from bench.scenarios import big, overhead, throughput
+from bench.scenarios import big, fanout, overhead, render, throughput, upload
 
 Scenario = Callable[[BenchEnv, BenchConfig], ScenarioResult]
 
@@ -22,6 +23,9 @@ SCENARIOS: dict[str, Scenario] = {
     "throughput": throughput.run,
     "big": big.run,
     "overhead": overhead.run,
+    "render": render.run,
+    "upload": upload.run,
+    "fanout": fanout.run,
 }
 
 
@@ -33,20 +37,29 @@ def build_parser() -> argparse.ArgumentParser:
     g = p.add_argument_group("fake model")
     g.add_argument("--latency", type=float, default=d.latency, help="L: seconds per model call")
     g.add_argument("--jitter", type=float, default=d.jitter, help="+/- uniform seconds around L")
-    g.add_argument("--concurrency", type=int, default=d.concurrency, help="C: the model's hard limit (429 above)")
+    g.add_argument(
+        "--concurrency", type=int, default=d.concurrency, help="C: the model's hard limit (429 above)"
+    )
     g = p.add_argument_group("1. throughput")
     g.add_argument("--pages", type=int, default=d.pages, help="total pages")
     g.add_argument("--docs", type=int, default=d.docs, help="documents they are spread over")
     g.add_argument("--ocr-procs", type=int, default=d.ocr_procs, help="OCR processes sharing the global cap")
+    g.add_argument("--splitter-procs", type=int, default=d.splitter_procs, help="splitter processes")
     g = p.add_argument_group("2. one big document")
     g.add_argument("--big-pages", type=int, default=d.big_pages)
-    g.add_argument("--baseline-workers", type=int, default=d.baseline_workers, help="jobs at a time (seed design)")
+    g.add_argument(
+        "--baseline-workers", type=int, default=d.baseline_workers, help="jobs at a time (seed design)"
+    )
     g = p.add_argument_group("3. overhead")
-    g.add_argument("--overhead-docs", type=int, default=d.overhead_docs, help="documents run one after another")
+    g.add_argument(
+        "--overhead-docs", type=int, default=d.overhead_docs, help="documents run one after another"
+    )
     g.add_argument("--overhead-doc-pages", type=int, default=d.overhead_doc_pages)
     g.add_argument("--ceiling-pages", type=int, default=d.ceiling_pages, help="pages for the ceiling run")
     g.add_argument("--ceiling-docs", type=int, default=d.ceiling_docs)
-    g.add_argument("--ceiling-in-flight", type=int, default=d.ceiling_in_flight, help="OCR_MAX_IN_FLIGHT there")
+    g.add_argument(
+        "--ceiling-in-flight", type=int, default=d.ceiling_in_flight, help="OCR_MAX_IN_FLIGHT there"
+    )
     g = p.add_argument_group("4. rendering")
     g.add_argument("--render-pages", type=int, default=d.render_pages, help="pages per document measured")
     g.add_argument("--longest-side", type=int, default=d.longest_side)
@@ -59,6 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--fanout-latency", type=float, default=d.fanout_latency)
     g.add_argument("--fanout-concurrency", type=int, default=d.fanout_concurrency)
     g = p.add_argument_group("run")
+    g.add_argument("--nats-sync", default=d.nats_sync, help="JetStream sync_interval (always, or e.g. 2m)")
+    g.add_argument("--env", action="append", default=[], metavar="KEY=VALUE", help="extra service setting")
     g.add_argument("--profile", action="store_true", help="py-spy the services during overhead and fan-out")
     g.add_argument("--keep", action="store_true", help="keep the work directory (service logs)")
     g.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
@@ -67,20 +82,30 @@ def build_parser() -> argparse.ArgumentParser:
 
 def config_from(args: argparse.Namespace) -> BenchConfig:
     chosen = [s for s in SCENARIOS if s in {*args.scenario, *args.only}] or list(SCENARIOS)
-    fields = {k: v for k, v in vars(args).items() if k not in ("scenario", "only")}
-    return BenchConfig(**fields, scenarios=tuple(chosen))
+    fields = {k: v for k, v in vars(args).items() if k not in ("scenario", "only", "env")}
+    bad = [item for item in args.env if "=" not in item]
+    if bad:
+        raise SystemExit(f"--env wants KEY=VALUE, got {bad}")
+    return BenchConfig(**fields, env=tuple(args.env), scenarios=tuple(chosen))
 
 
 def main(argv: list[str] | None = None) -> int:
     config = config_from(build_parser().parse_args(argv))
-    console = Console()
+    console = Console(width=max(110, Console().width))
     started = dt.datetime.now().astimezone()
     results: list[ScenarioResult] = []
     interrupted = False
-    with BenchEnv(keep=config.keep) as env:
+    busy = os.getloadavg()[0]
+    if busy > 0.5 * (os.cpu_count() or 1):
+        console.print(
+            f"[yellow]load average {busy:.1f} on {os.cpu_count()} cores before the bench starts: other work"
+            " is running, and every figure below will be slower than this machine can do[/yellow]"
+        )
+    with BenchEnv(keep=config.keep, nats_sync=config.nats_sync, service_env=config.service_env) as env:
         for name in config.scenarios:
             console.rule(f"[bold]{name}")
             t0 = time.monotonic()
+            load = os.getloadavg()
             try:
                 result = SCENARIOS[name](env, config)
             except KeyboardInterrupt:
@@ -91,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
                 traceback.print_exc()
                 result = ScenarioResult(name, name, error=f"{type(exc).__name__}: {exc}")
             result.seconds = time.monotonic() - t0
+            result.details["load_average_before"] = load
             results.append(result)
             print_table([result], console)
     if results:

@@ -20,13 +20,14 @@ class BenchConfig:
     pages: int = 1024
     docs: int = 64
     ocr_procs: int = 2
+    splitter_procs: int = 1
     # 2. one big document, and the seed design's worker count
     big_pages: int = 100
     baseline_workers: int = 2
     # 3. overhead: documents run one after another (latency sample), then many at once (ceiling)
     overhead_docs: int = 4
     overhead_doc_pages: int = 50
-    ceiling_pages: int = 600
+    ceiling_pages: int = 480
     ceiling_docs: int = 12
     ceiling_in_flight: int = 32
     # 4. rendering
@@ -38,10 +39,13 @@ class BenchConfig:
     # 6. SSE fan-out
     watchers: int = 1000
     fanout_jobs: int = 10
-    fanout_pages: int = 40
+    fanout_pages: int = 24
     fanout_latency: float = 0.5
     fanout_concurrency: int = 8
-    # run control
+    # run control: JetStream fsync policy of the nats-server we start ("always" is what pagewise ships)
+    nats_sync: str = "always"
+    # extra environment for every service of every stack, e.g. SPLITTER_CONCURRENCY=4 (to try a setting)
+    env: tuple[str, ...] = ()
     profile: bool = False
     keep: bool = False
     results_dir: Path = RESULTS_DIR
@@ -53,6 +57,10 @@ class BenchConfig:
         return self.concurrency / self.latency
 
     @property
+    def service_env(self) -> dict[str, str]:
+        return dict(item.split("=", 1) for item in self.env)
+
+    @property
     def pages_per_doc(self) -> int:
         return max(1, math.ceil(self.pages / max(1, self.docs)))
 
@@ -60,4 +68,5 @@ class BenchConfig:
         data = asdict(self)
         data["results_dir"] = str(self.results_dir)
         data["scenarios"] = list(self.scenarios)
+        data["env"] = list(self.env)
         return data

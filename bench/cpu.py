@@ -43,7 +43,7 @@ def _cpu(proc: psutil.Process) -> float:
 
 
 class CpuMeter:
-    """``start()`` then ``stop()`` -> CPU seconds per role spent in between (processes that ended are lost)."""
+    """``start()`` then ``stop()``: CPU seconds per role in between (processes that ended are lost)."""
 
     def __init__(self) -> None:
         self._start: dict[int, tuple[str, float]] = {}

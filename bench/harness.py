@@ -54,8 +54,12 @@ class BenchEnv:
     """Owns the work directory and the shared Postgres; hands out systems and fake models that it stops
     again whatever happens (error, Ctrl-C, SIGTERM)."""
 
-    def __init__(self, keep: bool = False) -> None:
+    def __init__(
+        self, keep: bool = False, nats_sync: str = "always", service_env: dict[str, str] | None = None
+    ) -> None:
         self.keep = keep
+        self.nats_sync = nats_sync
+        self.service_env = service_env or {}
         self.workdir = Path(tempfile.mkdtemp(prefix="pagewise-bench-"))
         self._postgres: Postgres | None = None
         self._previous_term: Any = None
@@ -96,7 +100,9 @@ class BenchEnv:
         """A fresh nats-server and database with the given services running; everything stopped on exit."""
         database = f"bench_{name}_{uuid.uuid4().hex[:8]}"
         base = self.workdir / name
-        nats = NatsServer(base / "nats", log_path=base / "nats-server.log").start()
+        nats = NatsServer(
+            base / "nats", log_path=base / "nats-server.log", sync_interval=self.nats_sync
+        ).start()
         stack: Stack | None = None
         try:
             database_url = self.postgres.create_database(database)
@@ -105,7 +111,7 @@ class BenchEnv:
                 nats.url,
                 database_url,
                 "nats-objects://pagewise",
-                extra_env={"LOG_LEVEL": "INFO", **env},
+                extra_env={"LOG_LEVEL": "INFO", **env, **self.service_env},
                 scale=scale or {},
             )
             stack.start(services)

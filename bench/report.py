@@ -80,6 +80,7 @@ def machine() -> dict[str, Any]:
         "cpus": os.cpu_count(),
         "python": sys.version.split()[0],
         "platform": platform.platform(),
+        "load_average": os.getloadavg(),
     }
     try:
         with open("/proc/cpuinfo") as fh:
@@ -107,7 +108,9 @@ def print_table(results: list[ScenarioResult], console: Console) -> None:
             continue
         for index, figure in enumerate(result.figures):
             mark = {True: "[green]pass[/green]", False: "[red]MISS[/red]", None: ""}[figure.ok]
-            table.add_row(result.name if index == 0 else "", figure.name, figure.formatted(), figure.target, mark)
+            table.add_row(
+                result.name if index == 0 else "", figure.name, figure.formatted(), figure.target, mark
+            )
         table.add_section()
     console.print(table)
     for result in results:
@@ -118,11 +121,12 @@ def print_table(results: list[ScenarioResult], console: Console) -> None:
 def write_json(results: list[ScenarioResult], config: BenchConfig, started: dt.datetime) -> Path:
     """``<timestamp>.json`` plus ``latest.json``; a partial run (``--only``) only overwrites what it ran."""
     config.results_dir.mkdir(parents=True, exist_ok=True)
-    payload = {
+    scenarios: dict[str, Any] = {r.name: r.as_dict() for r in results}
+    payload: dict[str, Any] = {
         "started_at": started.isoformat(timespec="seconds"),
         "machine": machine(),
         "config": config.as_dict(),
-        "scenarios": {r.name: r.as_dict() for r in results},
+        "scenarios": scenarios,
     }
     stamp = started.strftime("%Y%m%dT%H%M%S")
     path = config.results_dir / f"{stamp}.json"
@@ -132,7 +136,11 @@ def write_json(results: list[ScenarioResult], config: BenchConfig, started: dt.d
     if latest.exists() and len(results) < 6:
         try:
             previous = json.loads(latest.read_text())
-            merged = {**previous, **payload, "scenarios": {**previous.get("scenarios", {}), **payload["scenarios"]}}
+            merged = {
+                **previous,
+                **payload,
+                "scenarios": {**previous.get("scenarios", {}), **scenarios},
+            }
         except (OSError, ValueError):
             merged = payload
     latest.write_text(json.dumps(merged, indent=2, default=str) + "\n")

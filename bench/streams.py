@@ -35,7 +35,7 @@ async def connect(url: str) -> NATS:
     return await nats.connect(url, name="pagewise-bench", max_reconnect_attempts=3)
 
 
-async def read_stream(js: JetStreamContext, stream: str, subject: str, timeout: float = 10.0) -> list[Stored]:
+async def read_stream(js: JetStreamContext, stream: str, subject: str, idle: float = 10.0) -> list[Stored]:
     """Every message of ``stream`` matching ``subject``, oldest first (an ordered consumer, then gone)."""
     info = await js.stream_info(stream)
     if info.state.messages == 0:
@@ -45,7 +45,7 @@ async def read_stream(js: JetStreamContext, stream: str, subject: str, timeout: 
     try:
         while True:
             try:
-                msg = await sub.next_msg(timeout=timeout)
+                msg = await sub.next_msg(timeout=idle)
             except nats.errors.TimeoutError:
                 break
             meta = msg.metadata
@@ -145,10 +145,10 @@ class JobWatcher:
         self.ended.setdefault(job_id, (kind, time.time()))
         self._changed.set()
 
-    async def wait(self, job_ids: Iterable[str], timeout: float) -> None:
+    async def wait(self, job_ids: Iterable[str], within: float) -> None:
         """Until every job ended; raises TimeoutError naming how many are left."""
         wanted = set(job_ids)
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + within
         while not wanted.issubset(self.ended):
             left = deadline - time.monotonic()
             if left <= 0:
@@ -164,3 +164,56 @@ class JobWatcher:
         for sub in self._subs:
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumerSample:
+    at: float
+    pending: int  # rendered pages no OCR worker has taken yet
+    ack_pending: int  # pages an OCR worker holds (the global cap counts these)
+
+
+class ConsumerSampler:
+    """Polls the OCR consumer while a run goes on: tells a starved OCR stage (nothing pending, free slots:
+    the splitter is behind) from a saturated one (all slots held, pages waiting)."""
+
+    def __init__(self, js: JetStreamContext, every: float = 0.2) -> None:
+        self._js = js
+        self._every = every
+        self.samples: list[ConsumerSample] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def _loop(self) -> None:
+        while True:
+            with contextlib.suppress(Exception):
+                info = await self._js.consumer_info(streams.PAGES_STREAM, streams.OCR_CONSUMER)
+                self.samples.append(
+                    ConsumerSample(time.time(), info.num_pending or 0, info.num_ack_pending or 0)
+                )
+            await asyncio.sleep(self._every)
+
+    def start(self) -> ConsumerSampler:
+        self._task = asyncio.create_task(self._loop())
+        return self
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    def shares(self, cap: int, start: float, end: float) -> dict[str, float]:
+        """Fractions of the window in which the OCR stage was starved, full, or in between."""
+        inside = [s for s in self.samples if start <= s.at <= end]
+        if not inside:
+            return {}
+        n = len(inside)
+        starved = sum(1 for s in inside if s.pending == 0 and s.ack_pending < cap)
+        full = sum(1 for s in inside if s.ack_pending >= cap)
+        return {
+            "samples": n,
+            "ocr_starved_share": starved / n,
+            "ocr_slots_full_share": full / n,
+            "mean_ack_pending": sum(s.ack_pending for s in inside) / n,
+            "mean_backlog": sum(s.pending for s in inside) / n,
+        }

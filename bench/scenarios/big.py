@@ -27,7 +27,7 @@ def run(env: BenchEnv, config: BenchConfig) -> ScenarioResult:
         with env.system(
             "big",
             {"MODEL_URL": fake.url, "OCR_MAX_IN_FLIGHT": str(c), "OCR_CONCURRENCY": str(c)},
-            scale={"ocr": config.ocr_procs},
+            scale={"ocr": config.ocr_procs, "splitter": config.splitter_procs},
         ) as system:
             asyncio.run(run_documents(system, coded_pdfs(2900, 1, 4)))  # warm-up
             fake.reset()

@@ -60,11 +60,14 @@ def run(env: BenchEnv, config: BenchConfig) -> ScenarioResult:
     per_doc = max(1, config.ceiling_pages // max(1, config.ceiling_docs))
     ceiling_pdfs = coded_pdfs(3100, config.ceiling_docs, per_doc)
     profiler = Profiler(config.results_dir / "profiles" / "overhead", enabled=config.profile)
-    with env.fake_model(latency=0.0, jitter=0.0, max_concurrency=0) as fake, env.system(
-        "overhead",
-        {"MODEL_URL": fake.url, "OCR_MAX_IN_FLIGHT": str(cap), "OCR_CONCURRENCY": str(cap)},
-        scale={"ocr": config.ocr_procs},
-    ) as system:
+    with (
+        env.fake_model(latency=0.0, jitter=0.0, max_concurrency=0) as fake,
+        env.system(
+            "overhead",
+            {"MODEL_URL": fake.url, "OCR_MAX_IN_FLIGHT": str(cap), "OCR_CONCURRENCY": str(cap)},
+            scale={"ocr": config.ocr_procs, "splitter": config.splitter_procs},
+        ) as system,
+    ):
         asyncio.run(run_documents(system, coded_pdfs(3900, 1, 8)))  # warm-up
         pages = []
         for pdf in sequential:
@@ -90,8 +93,15 @@ def run(env: BenchEnv, config: BenchConfig) -> ScenarioResult:
         Figure("overhead p99", p99, "ms", "<= 50 ms", p99 <= 50),
         Figure("  of which OCR side p50 (queue, image get, publish)", percentile(ocr_side, 50), "ms"),
         Figure("  of which assembly p50 (transaction, events)", percentile(assembly, 50), "ms"),
-        Figure("model call as seen by OCR p50", percentile([p.model_ms for p in pages], 50), "ms", "(excluded)"),
-        Figure("pipeline ceiling (model free)", rate, "p/s", f"(reference: C/L = {config.ideal_pages_per_second:g})"),
+        Figure(
+            "model call as seen by OCR p50", percentile([p.model_ms for p in pages], 50), "ms", "(excluded)"
+        ),
+        Figure(
+            "pipeline ceiling (model free)",
+            rate,
+            "p/s",
+            f"(reference: C/L = {config.ideal_pages_per_second:g})",
+        ),
     )
     result.details = {
         "sample_pages": len(pages),

@@ -139,7 +139,9 @@ async def test_rerun_reprocesses_the_stored_upload_with_a_new_model_and_prompt(m
     for page in pages:
         assert expected_page_text(230, page["page_no"]) in page["markdown"]
     # the original job is untouched
-    assert {p["model"] for p in httpx.get(f"{system.url}/api/jobs/{first}/pages").json()["pages"]} != {"qwen3-vl-next"}
+    assert {p["model"] for p in httpx.get(f"{system.url}/api/jobs/{first}/pages").json()["pages"]} != {
+        "qwen3-vl-next"
+    }
 
     bad = httpx.post(f"{system.url}/api/jobs/{first}/rerun", json={"pages": "9-12"})
     assert bad.status_code == 422 and bad.json()["error"] == "invalid_options"

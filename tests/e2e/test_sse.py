@@ -58,4 +58,6 @@ async def test_keepalives_flow_and_departed_clients_leave_nothing_behind(make_st
             client.close()
     # the gateway notices at its next write (a keep-alive at the latest) that a client is gone, and cleans up
     wait_until(lambda: sse_clients(system.url) == 0, timeout=15, what="SSE clients gone")
-    wait_until(lambda: consumers_on(system.nats.monitor_url, "PW_EVENTS") == 0, timeout=15, what="consumers gone")
+    wait_until(
+        lambda: consumers_on(system.nats.monitor_url, "PW_EVENTS") == 0, timeout=15, what="consumers gone"
+    )

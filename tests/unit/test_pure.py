@@ -144,9 +144,7 @@ def test_backoff_grows_and_is_capped():
 
 # ---- gateway ----------------------------------------------------------------------------------------------
 def test_options_parse_and_validate():
-    options = parse_options(
-        {"model": "qwen", "pages": "3-10", "longest_side": "1600", "dpi": ""}
-    )
+    options = parse_options({"model": "qwen", "pages": "3-10", "longest_side": "1600", "dpi": ""})
     assert options == JobOptions(model="qwen", first_page=3, last_page=10, longest_side=1600)
     assert parse_options({"pages": "4-"}).first_page == 4 and parse_options({"pages": "4-"}).last_page is None
     assert parse_options({"pages": "7"}).last_page == 7

@@ -10,7 +10,6 @@ import uuid
 from typing import Any
 
 import msgspec
-
 from litestar import Request, Response, delete, get, post
 from litestar.params import Parameter
 
@@ -189,7 +188,9 @@ class RerunRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
 
 
 def _inherited_fields(options: dict[str, Any]) -> dict[str, str]:
-    fields = {k: str(options[k]) for k in ("model", "prompt", "longest_side", "dpi") if options.get(k) is not None}
+    fields = {
+        k: str(options[k]) for k in ("model", "prompt", "longest_side", "dpi") if options.get(k) is not None
+    }
     if options.get("first_page"):
         fields["pages"] = f"{options['first_page']}-{options.get('last_page') or ''}"
     return fields
