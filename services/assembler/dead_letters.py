@@ -14,8 +14,8 @@ from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
 from proto import events, streams, subjects
-from proto.events import JobRejected, PageFailed
-from services.common.bus import publish
+from proto.events import JobRejected
+from services.common.bus import publish, publish_page_failed
 
 log = logging.getLogger("pagewise.assembler.dead_letters")
 
@@ -51,19 +51,7 @@ class DeadLetterHandler:
                 " (workers crashed on it)"
             )
             log.warning("job %s page %d: %s", page.job_id, page.page_no, error)
-            await publish(
-                self.js,
-                subjects.result("page_failed", page.job_id),
-                PageFailed(
-                    job_id=page.job_id,
-                    page_no=page.page_no,
-                    total_pages=page.total_pages,
-                    error=error,
-                    attempts=advisory.deliveries,
-                    retryable=True,
-                ),
-                subjects.page_msg_id(page.job_id, page.page_no, "result"),
-            )
+            await publish_page_failed(self.js, page, error, advisory.deliveries, retryable=True)
         elif advisory.stream == streams.JOBS_STREAM:
             job = events.job_submitted_decoder.decode(original.data)
             reason = (

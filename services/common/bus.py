@@ -12,7 +12,7 @@ from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, PubAck
 from nats.js.errors import BadRequestError, NotFoundError
 
-from proto import events, streams
+from proto import events, streams, subjects
 
 log = logging.getLogger("pagewise.bus")
 
@@ -88,3 +88,23 @@ async def ensure_consumer(js: JetStreamContext, stream: str, config: ConsumerCon
 async def publish(js: JetStreamContext, subject: str, event: msgspec.Struct, msg_id: str) -> PubAck:
     """Publish with a content-derived dedupe id (``Nats-Msg-Id``): a re-publish after a crash is dropped."""
     return await js.publish(subject, events.encode(event), headers={"Nats-Msg-Id": msg_id}, timeout=10)
+
+
+async def publish_page_failed(
+    js: JetStreamContext, page: events.PageRendered, error: str, attempts: int, *, retryable: bool = False
+) -> PubAck:
+    """The one way a page is declared failed, by the OCR worker or by the dead-letter handler: both use the
+    page's result id, so whichever publishes second is dropped by the stream."""
+    return await publish(
+        js,
+        subjects.result("page_failed", page.job_id),
+        events.PageFailed(
+            job_id=page.job_id,
+            page_no=page.page_no,
+            total_pages=page.total_pages,
+            error=error,
+            attempts=attempts,
+            retryable=retryable,
+        ),
+        subjects.page_msg_id(page.job_id, page.page_no, "result"),
+    )

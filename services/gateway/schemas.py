@@ -33,6 +33,20 @@ class JobAccepted(msgspec.Struct, frozen=True, kw_only=True):
     events_url: str
     result_url: str
 
+    @classmethod
+    def pending(cls, job_id: str, filename: str, size_bytes: int, total_pages: int) -> JobAccepted:
+        urls = links(job_id)
+        return cls(
+            job_id=job_id,
+            status="pending",
+            filename=filename,
+            size_bytes=size_bytes,
+            total_pages=total_pages,
+            status_url=urls.status_url,
+            events_url=urls.events_url,
+            result_url=urls.result_url,
+        )
+
 
 class JobView(msgspec.Struct, frozen=True, kw_only=True):
     job_id: str

@@ -9,8 +9,8 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
 from proto import events, subjects
-from proto.events import PageFailed, PageRecognized, PageRendered
-from services.common.bus import publish
+from proto.events import PageRecognized, PageRendered
+from services.common.bus import publish, publish_page_failed
 from services.common.cancellations import Cancellations
 from services.common.pull import RetryLater, backoff_delay, keep_alive
 from services.common.storage import BlobNotFound, BlobStore
@@ -114,15 +114,4 @@ class PageRecognizer:
     async def fail(self, page: PageRendered, error: str, attempt: int) -> None:
         self.counters["pages_failed_total"] += 1
         log.warning("job %s page %d failed: %s", page.job_id, page.page_no, error)
-        await publish(
-            self.js,
-            subjects.result("page_failed", page.job_id),
-            PageFailed(
-                job_id=page.job_id,
-                page_no=page.page_no,
-                total_pages=page.total_pages,
-                error=error,
-                attempts=attempt,
-            ),
-            subjects.page_msg_id(page.job_id, page.page_no, "result"),
-        )
+        await publish_page_failed(self.js, page, error, attempt)

@@ -110,16 +110,7 @@ async def submit(gw: Gateway, upload: ReceivedUpload, options: JobOptions, total
         raise ApiError(
             503, "unavailable", f"the job could not be recorded, nothing was kept: {exc!r}"
         ) from exc
-    return JobAccepted(
-        job_id=job_id,
-        status="pending",
-        filename=upload.filename,
-        size_bytes=upload.size,
-        total_pages=total_pages,
-        status_url=f"/api/jobs/{job_id}",
-        events_url=f"/api/jobs/{job_id}/events",
-        result_url=f"/api/jobs/{job_id}/result",
-    )
+    return JobAccepted.pending(job_id, upload.filename, upload.size, total_pages)
 
 
 async def publish_job(
@@ -230,16 +221,7 @@ async def rerun_job(gw: Gateway, job_id: str, data: RerunRequest | None = None) 
     except Exception as exc:
         await gw.pool.execute("DELETE FROM jobs WHERE id = $1", new_id)
         raise ApiError(503, "unavailable", f"the job could not be queued: {exc!r}") from exc
-    return JobAccepted(
-        job_id=new_id,
-        status="pending",
-        filename=parent.filename,
-        size_bytes=parent.size_bytes,
-        total_pages=total,
-        status_url=f"/api/jobs/{new_id}",
-        events_url=f"/api/jobs/{new_id}/events",
-        result_url=f"/api/jobs/{new_id}/result",
-    )
+    return JobAccepted.pending(new_id, parent.filename, parent.size_bytes, total)
 
 
 @get("/api/jobs", summary="List jobs, newest first", tags=["jobs"])
