@@ -16,6 +16,7 @@ from services.common.cancellations import Cancellations
 from services.common.db import create_pool, migrate
 from services.common.storage import open_store
 from services.gateway.errors import EXCEPTION_HANDLERS
+from services.gateway.fanout import EventHub
 from services.gateway.routes import compat, events, failures, health, jobs, web
 from services.gateway.settings import GatewaySettings
 from services.gateway.state import Gateway
@@ -37,7 +38,9 @@ def create_app(settings: GatewaySettings) -> Litestar:
             pool=pool,
             store=store,
             cancellations=await Cancellations.open(js),
+            hub=EventHub(js),
         )
+        await gw.hub.start()
         app.state.gateway = gw
         try:
             yield

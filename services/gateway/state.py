@@ -17,6 +17,7 @@ from nats.js import JetStreamContext
 from services.common.cancellations import Cancellations
 from services.common.pdf import open_document
 from services.common.storage import BlobStore
+from services.gateway.fanout import EventHub
 from services.gateway.settings import GatewaySettings
 
 
@@ -37,6 +38,7 @@ class Gateway:
     pool: asyncpg.Pool
     store: BlobStore
     cancellations: Cancellations
+    hub: EventHub
     counters: Counters = field(default_factory=Counters)
     # PDFium is not thread-safe: every call runs on this one thread
     pdfium_thread: ThreadPoolExecutor = field(
@@ -61,6 +63,7 @@ class Gateway:
         task.add_done_callback(self.background.discard)
 
     async def close(self) -> None:
+        await self.hub.stop()
         if self.background:
             await asyncio.wait(self.background, timeout=5)
         with contextlib.suppress(Exception):

@@ -38,6 +38,7 @@ async def metrics(gw: Gateway) -> str:
         f"pagewise_gateway_upload_bytes_total {c.upload_bytes}",
         f"pagewise_gateway_sse_clients {c.sse_clients}",
         f"pagewise_gateway_sse_events_sent_total {c.sse_events_sent}",
+        f"pagewise_gateway_events_received_total {gw.hub.events_received}",
     ]
     return "\n".join(lines) + "\n"
 
