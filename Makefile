@@ -24,6 +24,9 @@ test: install
 
 ## make bench: throughput, overhead, rendering, upload memory, SSE fan-out (figures printed and saved)
 bench: install
+	@command -v pdftoppm >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+	  && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils >/dev/null); } \
+	  || echo "pdftoppm missing (apt-get install poppler-utils): the render comparison will be skipped"
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 lint: install
