@@ -15,6 +15,7 @@ from bench.documents import coded_pdfs
 from bench.harness import BenchEnv
 from bench.pipeline import run_documents
 from bench.report import Figure, ScenarioResult
+from bench.scenarios.throughput import stages
 
 TITLE = "one big document, idle system, against the seed design"
 
@@ -37,6 +38,7 @@ def run(env: BenchEnv, config: BenchConfig) -> ScenarioResult:
         baseline = asyncio.run(run_baseline([pdf], fake.url, workers=config.baseline_workers))
         baseline_stats = fake.stats()
     pagewise = run_.ended - run_.started
+    pages = [p for p in run_.page_times() if p.complete]
     ideal = n / c * lat
     seed = baseline[0].seconds
     speedup = seed / pagewise
@@ -54,6 +56,7 @@ def run(env: BenchEnv, config: BenchConfig) -> ScenarioResult:
         "pagewise_seconds": pagewise,
         "baseline_seconds": seed,
         "failed_jobs": run_.failed_jobs,
+        "stages": stages(pages, min(p.model_start for p in pages), max(p.result for p in pages)),
         "pagewise_fake_stats": {k: v for k, v in pagewise_stats.items() if k != "by_page"},
         "baseline_fake_stats": {k: v for k, v in baseline_stats.items() if k != "by_page"},
     }

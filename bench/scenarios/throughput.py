@@ -106,4 +106,26 @@ def run(env: BenchEnv, config: BenchConfig) -> ScenarioResult:
     }
     if run_.failed_jobs:
         result.notes.append(f"{len(run_.failed_jobs)} jobs did not complete")
+    if steady < 0.97 * ideal:
+        result.notes.append(diagnose(result.details, c, lat))
     return result
+
+
+def diagnose(details: dict[str, object], c: int, latency: float) -> str:
+    """One sentence on why the model was not kept busy, from the stage times and the consumer samples."""
+    stage: dict[str, object] = details["stages"]  # type: ignore[assignment]
+    consumer: dict[str, float] = details["ocr_consumer"]  # type: ignore[assignment]
+    render_rate = float(stage["render_rate_pages_per_second"])  # type: ignore[arg-type]
+    call_ms = float(stage["model_call_ms_seen_by_ocr"]["p50"])  # type: ignore[index]
+    starved = consumer.get("ocr_starved_share", 0.0)
+    if starved > 0.25:
+        return (
+            f"rendering is behind: pages were rendered at {render_rate:.1f}/s and the OCR stage had free"
+            f" slots and nothing to take {100 * starved:.0f} % of the time (see docs/performance.md)"
+        )
+    return (
+        f"the {c} capped slots were full {100 * consumer.get('ocr_slots_full_share', 0.0):.0f} % of the time,"
+        f" but each slot also holds the work around the model call: the OCR worker saw calls of"
+        f" {call_ms:.0f} ms (p50) for L = {1e3 * latency:.0f} ms, plus image download, result publication"
+        " and ack (see docs/performance.md)"
+    )

@@ -32,6 +32,17 @@ log = logging.getLogger("pagewise.gateway.fanout")
 WATCHER_QUEUE_LIMIT = 2000
 
 
+class EncodedEvent(ServerSentEventMessage):
+    """An SSE frame encoded once and written to every watcher of the job as the same bytes."""
+
+    def __init__(self, data: str, event: str, id: str) -> None:
+        super().__init__(data=data, event=event, id=id)
+        self._frame = super().encode()
+
+    def encode(self) -> bytes:
+        return self._frame
+
+
 @dataclass(frozen=True, slots=True)
 class JobEventMessage:
     seq: int
@@ -41,7 +52,7 @@ class JobEventMessage:
 
 def to_message(subject: str, seq: int, data: bytes) -> JobEventMessage:
     kind = subject.rsplit(".", 1)[-1]
-    return JobEventMessage(seq, kind, ServerSentEventMessage(data=data.decode(), event=kind, id=str(seq)))
+    return JobEventMessage(seq, kind, EncodedEvent(data=data.decode(), event=kind, id=str(seq)))
 
 
 class WatcherOverflow(Exception):

@@ -6,12 +6,15 @@ import base64
 import contextlib
 
 import httpx
+import msgspec
 
 from services.ocr.engines import ModelError, Recognition
 from services.ocr.markdown import is_repetition_loop, strip_fence
 
 # Statuses that another attempt may fix: overload (429/503), gateway trouble, and 500 which vLLM answers
 # for transient engine errors. Everything else 4xx is our request's fault and will not get better.
+_encoder = msgspec.json.Encoder()
+
 RETRYABLE_STATUSES = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 UNAVAILABLE_STATUSES = frozenset({502, 503, 504})
 
@@ -80,7 +83,12 @@ class OpenAICompatibleEngine:
         model_name = model or self.model
         body = self.request_body(image, media_type, model_name, prompt or self.prompt, attempt)
         try:
-            response = await self._client.post("/chat/completions", json=body)
+            # msgspec encodes the ~400 KB base64 body several times faster than the stdlib json httpx uses
+            response = await self._client.post(
+                "/chat/completions",
+                content=_encoder.encode(body),
+                headers={"Content-Type": "application/json"},
+            )
         except httpx.TimeoutException as exc:
             raise ModelError(f"model call timed out ({type(exc).__name__})", retryable=True) from exc
         except httpx.TransportError as exc:
