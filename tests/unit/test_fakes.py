@@ -171,17 +171,6 @@ def test_top_cropped_page_has_no_code(coded_pdfs: dict[str, bytes]) -> None:
     assert decode_code(cropped) is None
 
 
-def test_decode_is_fast() -> None:
-    data = render_page(make_coded_pdf(9, 1), 0, longest_side=1288, image_format="JPEG", quality=85)
-    best = float("inf")
-    for _ in range(3):
-        start = time.perf_counter()
-        for _ in range(20):
-            assert decode_code_bytes(data) == encode_page_id(9, 1)
-        best = min(best, (time.perf_counter() - start) / 20)
-    assert best < 0.005, f"decode took {best * 1000:.2f} ms"
-
-
 # --------------------------------------------------------------------------- PDFs
 
 
@@ -195,11 +184,8 @@ def test_expected_texts_are_never_substrings() -> None:
     assert expected_page_text(1, 1) not in expected_page_text(11, 1)
 
 
-def test_pdfs_are_deterministic_and_fast() -> None:
-    start = time.perf_counter()
+def test_pdfs_are_deterministic() -> None:
     first = make_coded_pdf(5, 100)
-    elapsed = time.perf_counter() - start
-    assert elapsed < 3.0, f"100 text pages took {elapsed:.2f} s"
     assert make_coded_pdf(5, 100) == first
     assert make_coded_pdf(5, 2, kind="image") == make_coded_pdf(5, 2, kind="image")
     assert make_coded_pdf(6, 100) != first
