@@ -167,6 +167,9 @@ class Api:
     async def job(self, job_id: str) -> dict[str, Any]:
         return dict((await self.request("GET", job_path(job_id))).json())
 
+    async def rerun(self, job_id: str, options: dict[str, Any]) -> dict[str, Any]:
+        return dict((await self.request("POST", f"{job_path(job_id)}/rerun", json=options)).json())
+
     async def cancel(self, job_id: str) -> dict[str, Any]:
         return dict((await self.request("DELETE", job_path(job_id))).json())
 

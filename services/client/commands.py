@@ -65,6 +65,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     _add_status(subparsers)
     _add_watch(subparsers)
     _add_cancel(subparsers)
+    _add_rerun(subparsers)
     _add_result(subparsers)
     _add_jobs(subparsers)
 
@@ -152,6 +153,25 @@ def _add_cancel(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
     p.add_argument("job_id", metavar="ID")
     _add_json(p, "the cancelled job as JSON")
     p.set_defaults(func=cmd_cancel)
+
+
+def _add_rerun(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = _parser(
+        subparsers,
+        "rerun",
+        "process a stored upload again with new options",
+        "Create a new job from a job's stored upload (no re-upload) with a new model, prompt or pages;"
+        " options left out are the original job's. Prints the new job id; with --wait, follows it like"
+        " `watch`.",
+    )
+    p.add_argument("job_id", metavar="ID")
+    p.add_argument("--model", help="model name for the new run")
+    p.add_argument("--prompt", help="OCR prompt for the new run")
+    p.add_argument("--pages", help="page range, e.g. 3-10")
+    p.add_argument("--wait", action="store_true", help="follow the new job until it ends")
+    _add_json(p, "the new job as JSON")
+    _add_retry_for(p)
+    p.set_defaults(func=cmd_rerun)
 
 
 def _add_result(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -462,21 +482,25 @@ def format_time(epoch: float, *, short: bool = False) -> str:
 def cmd_watch(args: argparse.Namespace) -> int:
     async def main() -> int:
         async with Api(args.url) as api:
-            view = await api.job(args.job_id)  # an unknown id fails here, before any display starts
-            job = JobProgress(name=str(view.get("filename") or args.job_id), job_id=str(view["job_id"]))
-            job.total = view.get("total_pages")
-            display = make_display(args.json)
-            display.add(job)
-            try:
-                await follow(api, job, display, args.retry_for, on_event=print_event if args.json else None)
-            finally:
-                display.close()
-        if not args.json:
-            total = job.total if job.total is not None else "?"
-            print(f"{job.job_id} {job.status_text()} ({job.done}/{total} pages)", flush=True)
-        return outcome_exit_code(job.status)
+            return await watch_job(api, args.job_id, args)
 
     return run(main)
+
+
+async def watch_job(api: Api, job_id: str, args: argparse.Namespace) -> int:
+    view = await api.job(job_id)  # an unknown id fails here, before any display starts
+    job = JobProgress(name=str(view.get("filename") or job_id), job_id=str(view["job_id"]))
+    job.total = view.get("total_pages")
+    display = make_display(args.json)
+    display.add(job)
+    try:
+        await follow(api, job, display, args.retry_for, on_event=print_event if args.json else None)
+    finally:
+        display.close()
+    if not args.json:
+        total = job.total if job.total is not None else "?"
+        print(f"{job.job_id} {job.status_text()} ({job.done}/{total} pages)", flush=True)
+    return outcome_exit_code(job.status)
 
 
 def print_event(event: Event) -> None:
@@ -491,6 +515,22 @@ def cmd_cancel(args: argparse.Namespace) -> int:
             print_json(job)
         else:
             print(f"{job.get('job_id', args.job_id)} {job.get('status', 'cancelled')}", flush=True)
+        return EXIT_OK
+
+    return run(main)
+
+
+def cmd_rerun(args: argparse.Namespace) -> int:
+    async def main() -> int:
+        options = {k: getattr(args, k) for k in ("model", "prompt", "pages") if getattr(args, k)}
+        async with Api(args.url) as api:
+            accepted = await api.rerun(args.job_id, options)
+            if args.wait:
+                return await watch_job(api, str(accepted["job_id"]), args)
+        if args.json:
+            print_json(accepted)
+        else:
+            print(accepted["job_id"], flush=True)
         return EXIT_OK
 
     return run(main)

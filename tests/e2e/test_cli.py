@@ -325,3 +325,21 @@ async def test_following_gives_up_after_retry_for_seconds_without_a_gateway():
     with pytest.raises(Unreachable) as raised:
         await collect(gateway, retry_for=1.0)
     assert raised.value.exit_code == EXIT_UNREACHABLE and 1.0 <= time.monotonic() - started < 5
+
+
+def test_rerun_reprocesses_without_uploading_again(make_stack, fake_model, tmp_path):
+    system = make_stack(env={"MODEL_URL": fake_model.url})
+    source = write_pdf(tmp_path, "source.pdf", 510, 4)
+    first = cli(system.url, "submit", str(source), "--wait", "--json", "--out", str(tmp_path))
+    assert first.returncode == 0, first.stderr
+    [record] = json.loads(first.stdout)
+    rerun = cli(
+        system.url, "rerun", record["job_id"], "--model", "qwen3-vl-other", "--pages", "2-3", "--wait"
+    )
+    assert rerun.returncode == 0, rerun.stderr
+    new_id = rerun.stdout.split()[0]
+    assert new_id != record["job_id"] and "completed (2/2 pages)" in rerun.stdout
+    pages = httpx.get(f"{system.url}/api/jobs/{new_id}/pages").json()["pages"]
+    assert [p["page_no"] for p in pages] == [2, 3] and {p["model"] for p in pages} == {"qwen3-vl-other"}
+    unknown = cli(system.url, "rerun", "00000000-0000-0000-0000-000000000000")
+    assert unknown.returncode == 2
