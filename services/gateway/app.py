@@ -38,7 +38,7 @@ def create_app(settings: GatewaySettings) -> Litestar:
             pool=pool,
             store=store,
             cancellations=await Cancellations.open(js),
-            hub=EventHub(js),
+            hub=EventHub(nc, js),
         )
         await gw.hub.start()
         app.state.gateway = gw

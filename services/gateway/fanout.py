@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from litestar.response import ServerSentEventMessage
+from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, DeliverPolicy
@@ -74,31 +75,67 @@ class Watcher:
 
 
 class EventHub:
-    def __init__(self, js: JetStreamContext) -> None:
+    def __init__(self, nc: NATS, js: JetStreamContext) -> None:
+        self._nc = nc
         self._js = js
         self._watchers: dict[str, set[Watcher]] = {}
         self._sub: JetStreamContext.PushSubscription | None = None
+        self._watchdog: asyncio.Task[None] | None = None
+        self._last_seq = 0
         self.events_received = 0
+        self.resubscribed = 0
 
     async def start(self) -> None:
-        # Ordered consumer from "now": nats-py re-creates it after gaps or a server restart, resuming from
-        # the last sequence it saw.
+        await self._subscribe()
+        self._watchdog = asyncio.create_task(self._resubscribe_after_reconnects())
+
+    async def _subscribe(self) -> None:
+        # An in-memory ordered consumer does not survive a server restart: after a reconnect it is created
+        # again from the sequence after the last event seen, so nothing published meanwhile is skipped.
+        start = (
+            ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=self._last_seq + 1)
+            if self._last_seq
+            else ConsumerConfig(deliver_policy=DeliverPolicy.NEW)
+        )
         self._sub = await self._js.subscribe(
             f"{subjects.EVENTS}.>",
             stream=streams.EVENTS_STREAM,
             ordered_consumer=True,
-            config=ConsumerConfig(deliver_policy=DeliverPolicy.NEW),
+            config=start,
             cb=self._on_message,
             pending_msgs_limit=-1,
         )
 
+    async def _resubscribe_after_reconnects(self) -> None:
+        seen = self._nc.stats["reconnects"]
+        while True:
+            await asyncio.sleep(1.0)
+            if self._nc.stats["reconnects"] == seen or not self._nc.is_connected:
+                continue
+            seen = self._nc.stats["reconnects"]
+            if self._sub is not None:
+                with contextlib.suppress(Exception):
+                    await self._sub.unsubscribe()
+            try:
+                await self._subscribe()
+                self.resubscribed += 1
+                log.warning(
+                    "event hub subscribed again after a reconnect (from sequence %d)", self._last_seq + 1
+                )
+            except Exception as exc:
+                log.warning("event hub could not subscribe again (%r); watchers catch up on keep-alives", exc)
+                seen -= 1  # try again on the next tick
+
     async def stop(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.cancel()
         if self._sub is not None:
             with contextlib.suppress(Exception):
                 await self._sub.unsubscribe()
 
     async def _on_message(self, msg: Msg) -> None:
         self.events_received += 1
+        self._last_seq = max(self._last_seq, msg.metadata.sequence.stream)
         job_id = msg.subject.split(".")[2]
         watchers = self._watchers.get(job_id)
         if not watchers:

@@ -15,13 +15,17 @@ keep-alive interval.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncGenerator, Awaitable, Callable
 
+import nats.errors
 from litestar.response import ServerSentEventMessage
 
 from proto.events import TERMINAL_EVENT_TYPES
 from services.gateway.fanout import JobEventMessage
 from services.gateway.state import Gateway
+
+log = logging.getLogger("pagewise.gateway.sse")
 
 
 def parse_last_event_id(value: str | None) -> int:
@@ -58,13 +62,19 @@ async def job_event_stream(
                     queued: JobEventMessage | None = await asyncio.wait_for(watcher.queue.get(), keepalive)
                 except TimeoutError:
                     caught_up = False
-                    async for message in gw.hub.history(job_id, last_sent):
-                        caught_up = True
-                        last_sent = message.seq
-                        gw.counters.sse_events_sent += 1
-                        yield message.sse
-                        if message.kind in TERMINAL_EVENT_TYPES:
-                            return
+                    try:
+                        async for message in gw.hub.history(job_id, last_sent):
+                            caught_up = True
+                            last_sent = message.seq
+                            gw.counters.sse_events_sent += 1
+                            yield message.sse
+                            if message.kind in TERMINAL_EVENT_TYPES:
+                                return
+                    except (nats.errors.Error, TimeoutError) as exc:
+                        # NATS is restarting: keep the client's connection, try again at the next keep-alive
+                        log.info("catch-up read for job %s failed: %r", job_id, exc)
+                        yield ServerSentEventMessage(comment="keep-alive", data=None)
+                        continue
                     # A job that ended before we came (the client saw its terminal event) has nothing more
                     # to send: close instead of idling forever.
                     if not caught_up and await job_has_ended():

@@ -3,6 +3,7 @@ page is lost or doubled: every job still completes with every page exactly once,
 
 from __future__ import annotations
 
+import threading
 import time
 
 import httpx
@@ -86,10 +87,16 @@ async def test_nats_server_restart_in_the_middle_of_a_job(make_stack, fresh_fake
     fake = fresh_fake_model(latency=0.4, max_concurrency=2)
     system = make_stack(env={"MODEL_URL": fake.url, "OCR_MAX_IN_FLIGHT": "2", "OCR_ACK_WAIT": "3"})
     job_id = submit(system.url, make_coded_pdf(403, 14))["job_id"]
+    live: list = []
+    watcher = threading.Thread(target=lambda: live.extend(follow_events(system.url, job_id, timeout=120)))
+    watcher.start()
     wait_until(lambda: fake.stats()["completed"] >= 3, what="some pages recognized")
     system.nats.restart(down_for=1.0)  # same port, same store directory
     assert fake.stats()["completed"] < 14
     assert_job_exactly_once(system, job_id, 403, 14)
+    watcher.join(60)
+    # an SSE client connected through the restart saw every event once, in order, up to the end
+    assert [e.id for e in live] == [e.id for e in follow_events(system.url, job_id, timeout=30)]
 
 
 async def test_postgres_restart_in_the_middle_of_a_job(make_stack, fresh_fake_model, postgres):
