@@ -64,3 +64,20 @@ def open_document(path: Path) -> pdfium.PdfDocument:
         doc.close()
         raise DocumentError("no_pages", "the PDF has no pages")
     return doc
+
+
+def select_pages(page_count: int, first: int | None, last: int | None, max_pages: int) -> list[int]:
+    """1-based page numbers to process; a range past the end is clipped, an empty one is an error."""
+    start = max(1, first or 1)
+    stop = min(page_count, last or page_count)
+    if start > stop:
+        raise DocumentError(
+            "empty_range", f"page range {first}-{last} selects no page of a {page_count}-page document"
+        )
+    pages = list(range(start, stop + 1))
+    if len(pages) > max_pages:
+        raise DocumentError(
+            "too_many_pages",
+            f"{len(pages)} pages selected; the limit is {max_pages} (set a page range or raise MAX_PAGES)",
+        )
+    return pages

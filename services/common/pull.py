@@ -28,10 +28,6 @@ class RetryLater(Exception):
         self.delay = delay
 
 
-class Drop(Exception):
-    """Never redeliver this message (the handler has recorded why)."""
-
-
 Handler = Callable[[Msg], Awaitable[None]]
 
 
@@ -166,9 +162,6 @@ class PullWorker:
         except RetryLater as exc:
             self._log.info("retry in %.1fs: %s", exc.delay, exc)
             await self._settle(msg.nak(delay=exc.delay))
-        except Drop as exc:
-            self._log.warning("dropping message: %s", exc)
-            await self._settle(msg.term())
         except asyncio.CancelledError:
             raise
         except Exception:

@@ -6,6 +6,7 @@ import re
 from collections.abc import Mapping
 
 from proto.events import JobOptions
+from services.common.pdf import DocumentError, select_pages
 from services.gateway.errors import ApiError
 
 _RANGE = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d*)\s*)?$")
@@ -72,21 +73,15 @@ def parse_options(fields: Mapping[str, str]) -> JobOptions:
 
 
 def check_page_range(options: JobOptions, page_count: int, max_pages: int) -> int:
-    """Pages the job will process; raises 422 when the range is empty or the count over the limit."""
-    first = options.first_page or 1
-    last = min(options.last_page or page_count, page_count)
-    if first > page_count or first > last:
+    """Pages the job will process, by the splitter's own rule; 422 when the range is empty or too long."""
+    try:
+        return len(select_pages(page_count, options.first_page, options.last_page, max_pages))
+    except DocumentError as exc:
+        if exc.code == "too_many_pages":
+            raise ApiError(422, "too_many_pages", exc.message) from exc
         raise ApiError(
             422,
             "invalid_options",
-            f"pages: the range selects no page of this {page_count}-page document",
+            f"pages: {exc.message}",
             details=[{"field": "pages", "message": f"the document has {page_count} pages"}],
-        )
-    selected = last - first + 1
-    if selected > max_pages:
-        raise ApiError(
-            422,
-            "too_many_pages",
-            f"{selected} pages selected; the limit is {max_pages} per job (send a page range)",
-        )
-    return selected
+        ) from exc

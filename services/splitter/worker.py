@@ -17,7 +17,7 @@ from proto import events, subjects
 from proto.events import JobRejected, JobSplit, JobSubmitted, PageRendered
 from services.common.bus import publish
 from services.common.cancellations import Cancellations
-from services.common.pdf import DocumentError, open_document
+from services.common.pdf import DocumentError, open_document, select_pages
 from services.common.pull import keep_alive
 from services.common.storage import BlobNotFound, BlobStore, page_image_key
 from services.splitter import render
@@ -105,7 +105,7 @@ class Splitter:
 
     async def split(self, job: JobSubmitted, doc: pdfium.PdfDocument) -> None:
         options = self.render_options(job)
-        page_numbers = render.select_pages(
+        page_numbers = select_pages(
             len(doc), job.options.first_page, job.options.last_page, self.settings.max_pages
         )
         total = len(page_numbers)

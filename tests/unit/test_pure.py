@@ -11,14 +11,14 @@ import pytest
 from proto import events, subjects
 from proto.events import JobOptions, PageRecognized
 from services.assembler.assemble import PageResult, assemble
-from services.common.pdf import DocumentError, open_document
+from services.common.pdf import DocumentError, open_document, select_pages
 from services.common.pull import backoff_delay
 from services.common.settings import SettingsError, load_settings
 from services.gateway.errors import ApiError
 from services.gateway.options import check_page_range, parse_options
 from services.ocr.markdown import is_repetition_loop, strip_fence
 from services.ocr.settings import OcrSettings
-from services.splitter.render import RenderOptions, render_page, render_scale, select_pages
+from services.splitter.render import RenderOptions, render_page, render_scale
 from tests import pdf_samples
 from tests.fakes.pdfs import make_coded_pdf
 

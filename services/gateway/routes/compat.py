@@ -14,7 +14,6 @@ import msgspec
 from litestar import Request, get, post
 
 from services.common.jobs import JobRow
-from services.gateway.errors import ApiError
 from services.gateway.routes.jobs import accept_upload, load_job
 from services.gateway.state import Gateway
 
@@ -78,10 +77,9 @@ def seed_status(job: JobRow) -> SeedStatus:
     tags=["seed compatibility"],
 )
 async def convert(gw: Gateway, request: Request[Any, Any, Any]) -> ConvertAccepted:
-    strategy = request.query_params.get("strategy")
-    if strategy and strategy not in SEED_STRATEGIES:
-        raise ApiError(422, "invalid_options", f"strategy {strategy!r} is not supported (use 'qwen3-vl')")
-    accepted = await accept_upload(gw, request, {}, allowed_strategies=SEED_STRATEGIES)
+    accepted = await accept_upload(
+        gw, request, dict(request.query_params), allowed_strategies=SEED_STRATEGIES
+    )
     return ConvertAccepted(
         task_id=accepted.job_id,
         status="pending",

@@ -86,31 +86,51 @@ async def accept_upload(
 async def submit(gw: Gateway, upload: ReceivedUpload, options: JobOptions, total_pages: int) -> JobAccepted:
     job_id = str(uuid.uuid4())
     key = upload_key(job_id)
-    stored = recorded = False
     try:
         await gw.store.put_file(key, upload.path, "application/pdf")
-        stored = True
+    except Exception as exc:
+        raise ApiError(
+            503, "unavailable", f"the upload could not be stored, nothing was kept: {exc!r}"
+        ) from exc
+    try:
+        await record_job(gw, job_id, key, upload.filename, upload.size, options)
+    except ApiError:
+        with contextlib.suppress(Exception):
+            await gw.store.delete(key)
+        raise
+    return JobAccepted.pending(job_id, upload.filename, upload.size, total_pages)
+
+
+async def record_job(
+    gw: Gateway,
+    job_id: str,
+    key: str,
+    filename: str,
+    size: int,
+    options: JobOptions,
+    parent_job_id: str | None = None,
+) -> None:
+    """Insert the job row, then publish it; a job that cannot be published leaves no row behind."""
+    recorded = False
+    try:
         await jobs_db.insert_job(
             gw.pool,
             job_id=job_id,
-            filename=upload.filename,
+            filename=filename,
             upload_key=key,
-            size_bytes=upload.size,
+            size_bytes=size,
             options=options,
+            parent_job_id=parent_job_id,
         )
         recorded = True
-        await publish_job(gw, job_id, key, upload.filename, upload.size, options)
+        await publish_job(gw, job_id, key, filename, size, options)
     except Exception as exc:
         if recorded:
             with contextlib.suppress(Exception):
                 await gw.pool.execute("DELETE FROM jobs WHERE id = $1", job_id)
-        if stored:
-            with contextlib.suppress(Exception):
-                await gw.store.delete(key)
         raise ApiError(
             503, "unavailable", f"the job could not be recorded, nothing was kept: {exc!r}"
         ) from exc
-    return JobAccepted.pending(job_id, upload.filename, upload.size, total_pages)
 
 
 async def publish_job(
@@ -207,20 +227,7 @@ async def rerun_job(gw: Gateway, job_id: str, data: RerunRequest | None = None) 
     if parent.document_pages:
         total = check_page_range(options, parent.document_pages, gw.settings.max_pages)
     new_id = str(uuid.uuid4())
-    await jobs_db.insert_job(
-        gw.pool,
-        job_id=new_id,
-        filename=parent.filename,
-        upload_key=parent.upload_key,
-        size_bytes=parent.size_bytes,
-        options=options,
-        parent_job_id=parent.id,
-    )
-    try:
-        await publish_job(gw, new_id, parent.upload_key, parent.filename, parent.size_bytes, options)
-    except Exception as exc:
-        await gw.pool.execute("DELETE FROM jobs WHERE id = $1", new_id)
-        raise ApiError(503, "unavailable", f"the job could not be queued: {exc!r}") from exc
+    await record_job(gw, new_id, parent.upload_key, parent.filename, parent.size_bytes, options, parent.id)
     return JobAccepted.pending(new_id, parent.filename, parent.size_bytes, total)
 
 
