@@ -33,6 +33,7 @@ from proto.events import (
 from services.assembler.assemble import PageResult, assemble
 from services.common.bus import publish
 from services.common.cancellations import Cancellations
+from services.common.jobs import estimate_completion
 from services.common.storage import BlobStore, result_key
 
 
@@ -200,10 +201,7 @@ class Ledger:
         assert row is not None
         now = time.time()
         finished = done + failed
-        eta = None
-        if 0 < finished < total:
-            rate = finished / max(1e-3, now - float(row["started"]))
-            eta = now + (total - finished) / rate
+        eta = estimate_completion(float(row["started"]), finished, total, now)
         kind = "page" if isinstance(event, PageRecognized) else "page_failed"
         # Both publishes go out on one connection in this order; waiting for their acks together saves one
         # fsync round trip per page.

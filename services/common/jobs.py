@@ -7,12 +7,22 @@ only inserts jobs and cancels them. Everyone may read.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from typing import Any
 
 import asyncpg
 import msgspec
 
 from proto.events import JobOptions
+
+
+def estimate_completion(started_at: float, finished: int, total: int, now: float) -> float | None:
+    """Linear estimate from the pages finished so far (the API and the progress events use the same one);
+    ``None`` before the first page and after the last."""
+    if not 0 < finished < total:
+        return None
+    rate = finished / max(1e-3, now - started_at)
+    return now + (total - finished) / rate
 
 
 def _ts(value: dt.datetime | None) -> float | None:
@@ -51,15 +61,9 @@ class JobRow(msgspec.Struct, frozen=True, kw_only=True):
 
     @property
     def estimated_completion(self) -> float | None:
-        """Linear estimate from the pages finished so far; ``None`` until a page is done."""
         if self.status != "processing" or not self.total_pages or not self.started_at:
             return None
-        finished = self.pages_finished
-        if finished == 0:
-            return None
-        now = dt.datetime.now(dt.UTC).timestamp()
-        rate = finished / max(1e-3, now - self.started_at)
-        return now + (self.total_pages - finished) / rate
+        return estimate_completion(self.started_at, self.pages_finished, self.total_pages, time.time())
 
 
 class PageRow(msgspec.Struct, frozen=True, kw_only=True):

@@ -43,7 +43,6 @@ async def job_event_stream(
     after_seq: int,
     job_has_ended: Callable[[], Awaitable[bool]],
 ) -> AsyncGenerator[ServerSentEventMessage, None]:
-    keepalive = gw.settings.sse_keepalive
     last_sent = after_seq
     gw.counters.sse_clients += 1
     try:
@@ -51,44 +50,39 @@ async def job_event_stream(
             yield ServerSentEventMessage(
                 comment="pagewise job events", data=None, retry=gw.settings.sse_retry_ms
             )
-            async for message in gw.hub.history(job_id, last_sent):
-                last_sent = message.seq
-                gw.counters.sse_events_sent += 1
-                yield message.sse
-                if message.kind in TERMINAL_EVENT_TYPES:
-                    return
+            batch = await stored_events(gw, job_id, last_sent)
             while True:
-                try:
-                    queued: JobEventMessage | None = await asyncio.wait_for(watcher.queue.get(), keepalive)
-                except TimeoutError:
-                    caught_up = False
-                    try:
-                        async for message in gw.hub.history(job_id, last_sent):
-                            caught_up = True
-                            last_sent = message.seq
-                            gw.counters.sse_events_sent += 1
-                            yield message.sse
-                            if message.kind in TERMINAL_EVENT_TYPES:
-                                return
-                    except (nats.errors.Error, TimeoutError) as exc:
-                        # NATS is restarting: keep the client's connection, try again at the next keep-alive
-                        log.info("catch-up read for job %s failed: %r", job_id, exc)
-                        yield ServerSentEventMessage(comment="keep-alive", data=None)
+                # one way out for every event, whether it came from the stream's history or from the hub
+                for message in batch or ():
+                    if message.seq <= last_sent:
                         continue
+                    last_sent = message.seq
+                    gw.counters.sse_events_sent += 1
+                    yield message.sse
+                    if message.kind in TERMINAL_EVENT_TYPES:
+                        return
+                try:
+                    queued = await asyncio.wait_for(watcher.queue.get(), gw.settings.sse_keepalive)
+                except TimeoutError:
+                    batch = await stored_events(gw, job_id, last_sent)
                     # A job that ended before we came (the client saw its terminal event) has nothing more
                     # to send: close instead of idling forever.
-                    if not caught_up and await job_has_ended():
+                    if batch == [] and await job_has_ended():
                         return
                     yield ServerSentEventMessage(comment="keep-alive", data=None)
                     continue
                 if queued is None:
                     return  # fell too far behind: the client reconnects with Last-Event-ID
-                if queued.seq <= last_sent:
-                    continue
-                last_sent = queued.seq
-                gw.counters.sse_events_sent += 1
-                yield queued.sse
-                if queued.kind in TERMINAL_EVENT_TYPES:
-                    return
+                batch = [queued]
     finally:
         gw.counters.sse_clients -= 1
+
+
+async def stored_events(gw: Gateway, job_id: str, after_seq: int) -> list[JobEventMessage] | None:
+    """The job's events after ``after_seq`` from the stream; ``None`` while NATS cannot be read (it is
+    restarting: the client keeps its connection and the next keep-alive tries again)."""
+    try:
+        return [message async for message in gw.hub.history(job_id, after_seq)]
+    except (nats.errors.Error, TimeoutError) as exc:
+        log.info("reading the events of job %s failed: %r", job_id, exc)
+        return None
