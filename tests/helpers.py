@@ -117,3 +117,19 @@ def stream_messages(nats_monitor_url: str, stream: str) -> int:
             if detail["name"] == stream:
                 return int(detail["state"]["messages"])
     return 0
+
+
+async def stored_objects(nats_url: str, bucket: str = "pagewise") -> list[str]:
+    """Names in the JetStream object store (the default storage backend)."""
+    import nats
+    from nats.js.errors import NotFoundError
+
+    nc = await nats.connect(nats_url)
+    try:
+        store = await nc.jetstream().object_store(bucket)
+        try:
+            return sorted(info.name for info in await store.list(ignore_deletes=True))
+        except NotFoundError:
+            return []
+    finally:
+        await nc.close()

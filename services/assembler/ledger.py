@@ -8,6 +8,7 @@ redelivered result re-publishes the same ids and the stream drops the copies."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from dataclasses import dataclass
 
@@ -34,13 +35,15 @@ from services.assembler.assemble import PageResult, assemble
 from services.common.bus import publish
 from services.common.cancellations import Cancellations
 from services.common.jobs import estimate_completion
-from services.common.storage import BlobStore, result_key
+from services.common.storage import BlobStore, delete_page_images, result_key
 
 
 @dataclass(frozen=True, slots=True)
 class Published:
     event: JobEvent
     msg_id: str
+    # page images to remove once the event is out (the job finished)
+    finished_pages: tuple[int, ...] = ()
 
 
 class Ledger:
@@ -58,6 +61,7 @@ class Ledger:
         self.store = store
         self.policy = policy
         self.jobs_finished = 0
+        self.cleanups: set[asyncio.Task[None]] = set()
         self.results_applied = 0
 
     async def emit(self, item: Published) -> None:
@@ -97,6 +101,12 @@ class Ledger:
         self.results_applied += 1
         if terminal is not None:
             await self.emit(terminal)
+            if terminal.finished_pages:
+                task = asyncio.create_task(
+                    delete_page_images(self.store, event.job_id, terminal.finished_pages)
+                )
+                self.cleanups.add(task)
+                task.add_done_callback(self.cleanups.discard)
 
     def terminal_event(self, job_id: str, status: str, error: str | None, row: asyncpg.Record) -> Published:
         event: JobEvent
@@ -249,4 +259,5 @@ class Ledger:
         )
         assert record is not None
         self.jobs_finished += 1
-        return self.terminal_event(job_id, outcome.status, outcome.error, record)
+        terminal = self.terminal_event(job_id, outcome.status, outcome.error, record)
+        return dataclasses.replace(terminal, finished_pages=tuple(r["page_no"] for r in rows))

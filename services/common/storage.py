@@ -4,15 +4,17 @@
 * ``s3://ACCESS:SECRET@HOST:PORT/BUCKET?secure=0&region=us-east-1`` — any S3 server (MinIO in compose)
   through the ``minio`` SDK. The SDK is synchronous, so every call runs in a worker thread.
 
-Keys are plain paths: ``uploads/<job>.pdf``, ``pages/<job>/<page>.jpg``, ``results/<job>.md``.
+Keys are plain paths: ``uploads/<job>.pdf``, ``pages/<job>/<page>``, ``results/<job>.md``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import io
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import parse_qs, unquote, urlparse
@@ -245,8 +247,17 @@ def upload_key(job_id: str) -> str:
     return f"uploads/{job_id}.pdf"
 
 
-def page_image_key(job_id: str, page_no: int, extension: str) -> str:
-    return f"pages/{job_id}/{page_no:05d}.{extension}"
+def page_image_key(job_id: str, page_no: int) -> str:
+    """No extension: the media type travels in ``PageRendered``, and whoever cleans up needs only the page
+    numbers, not the splitter's format setting."""
+    return f"pages/{job_id}/{page_no:05d}"
+
+
+async def delete_page_images(store: BlobStore, job_id: str, page_numbers: Iterable[int]) -> None:
+    """Page images are temporary: removed when their job ends (best effort; a crash here leaves them)."""
+    for page_no in page_numbers:
+        with contextlib.suppress(Exception):
+            await store.delete(page_image_key(job_id, page_no))
 
 
 def result_key(job_id: str) -> str:

@@ -148,7 +148,7 @@ class Splitter:
 
     async def emit_page(self, job: JobSubmitted, page_no: int, total: int, page: render.RenderedPage) -> None:
         started = time.perf_counter()
-        key = page_image_key(job.job_id, page_no, page.extension)
+        key = page_image_key(job.job_id, page_no)
         await self.store.put_bytes(key, page.data, page.media_type)
         await publish(
             self.js,

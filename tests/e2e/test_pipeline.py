@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import httpx
 import pytest
 
@@ -10,6 +12,7 @@ from tests.helpers import (
     assert_markdown_has_pages_in_order,
     fetch_rows,
     follow_events,
+    stored_objects,
     submit,
     wait_for_status,
 )
@@ -67,6 +70,13 @@ async def test_multi_page_pdf_becomes_markdown_with_every_page_in_order(
     assert (
         jobs[0]["result_key"] == f"results/{job_id}.md" and jobs[0]["completed_at"] >= jobs[0]["started_at"]
     )
+    if backend == "nats-objects":
+        # page images are temporary: once the job is done only the upload and the result remain
+        expected = [f"results/{job_id}.md", f"uploads/{job_id}.pdf"]
+        deadline = time.monotonic() + 15
+        while await stored_objects(system.nats.url) != expected and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert await stored_objects(system.nats.url) == expected
 
 
 async def test_page_range_processes_only_the_selected_pages(make_stack, fake_model):

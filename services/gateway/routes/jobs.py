@@ -18,7 +18,7 @@ from proto.events import AcceptedEvent, CancelledEvent, JobOptions, JobSubmitted
 from services.common import jobs as jobs_db
 from services.common.bus import publish
 from services.common.pdf import DocumentError
-from services.common.storage import page_image_key, upload_key
+from services.common.storage import delete_page_images, upload_key
 from services.gateway.errors import ApiError
 from services.gateway.options import check_page_range, parse_options
 from services.gateway.schemas import JobAccepted, JobList, JobView, PageList, PageView
@@ -325,17 +325,9 @@ async def cancel_job(gw: Gateway, job_id: str) -> JobView:
     )
     first_page = int(cancelled.options.get("first_page") or 1)
     pages = range(first_page, first_page + (cancelled.total_pages or 0))
-    gw.spawn(remove_page_images(gw, job.id, pages))
+    # the selected pages are contiguous; the upload stays, so the job can be rerun
+    gw.spawn(delete_page_images(gw.store, job.id, pages))
     return JobView.of(cancelled)
-
-
-async def remove_page_images(gw: Gateway, job_id: str, pages: range) -> None:
-    """Temporary page images of a cancelled job are removed (the upload stays: it can be re-run).
-    The selected pages are contiguous (``first_page`` .. ``first_page + total_pages - 1``)."""
-    for page_no in pages:
-        for ext in ("jpg", "png", "webp"):
-            with contextlib.suppress(Exception):
-                await gw.store.delete(page_image_key(job_id, page_no, ext))
 
 
 ROUTES = [create_job, rerun_job, list_jobs, get_job, get_pages, get_result, cancel_job]
